@@ -1,0 +1,53 @@
+# emogen: set-up, demo, tests. Every target creates or reuses the local virtual environment .venv.
+#   make demo   set everything up and run the main job
+#   make test   set everything up and run the test suite
+#   make lint   ruff format check + lint
+#   make lock   re-resolve constraints.txt after changing dependencies in pyproject.toml
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+# uv does not read pip.conf: hand it the machine's find-links (where the CPU torch wheel lies).
+FIND_LINKS ?= $(strip $(PIP_FIND_LINKS) $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+UV_FLAGS := $(foreach d,$(FIND_LINKS),--find-links $(d))
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint format lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -c constraints.txt -e '.[dev]'
+	@$(BIN)/python scripts/check_env.py
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/emogen emotion "slightly annoyed"
+	$(BIN)/emogen emotion "0.6 happy + 0.4 surprised" --json
+	$(BIN)/emogen recognize "I can't believe they cancelled my flight again, this is so frustrating!"
+	$(BIN)/emogen curve "happy@0 -> sad:0.6@2.5" --fps 2
+
+test: install
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock:
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(UV_FLAGS) --python-version 3.11 \
+	  --no-header --override scripts/lock-overrides.txt -o constraints.txt
+	@$(BIN)/python scripts/check_env.py --constraints-only
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
