@@ -290,20 +290,26 @@ class Emotion:
 
     def __str__(self) -> str:
         """The parseable string form: `Emotion.parse(str(e)) == e` for taxonomy-built emotions."""
+        return self.label(digits=None)
+
+    def label(self, digits: int | None = 2) -> str:
+        """The string form with numbers rounded to `digits` (None: exact, as `str`)."""
+
+        def num(x: float) -> str:
+            return _fmt(x) if digits is None else _fmt(round(x, digits))
+
+        intensity = "" if self.intensity == 1 else f":{num(self.intensity)}"
         if not self.mixture:
-            return f"v={_fmt(self.valence)} a={_fmt(self.arousal)} d={_fmt(self.dominance)}" + (
-                "" if self.intensity == 1 else f" i={_fmt(self.intensity)}"
-            )
-        intensity = "" if self.intensity == 1 else f":{_fmt(self.intensity)}"
+            vad = f"v={num(self.valence)} a={num(self.arousal)} d={num(self.dominance)}"
+            return vad + (f" i={num(self.intensity)}" if intensity else "")
         if len(self.mixture) == 1:
             return f"{self.category}{intensity}"
-        body = " + ".join(f"{_fmt(w)} {name}" for name, w in self.mixture)
+        body = " + ".join(f"{num(w)} {name}" for name, w in self.mixture)
         return f"({body}){intensity}" if intensity else body
 
     def __repr__(self) -> str:
         valence, arousal, dominance = self.vad
-        label = str(self) if self.mixture else f"vad, intensity={self.intensity:.2f}"
-        return f"Emotion({label} | v={valence:+.2f} a={arousal:+.2f} d={dominance:+.2f})"
+        return f"Emotion({self.label()} | v={valence:+.2f} a={arousal:+.2f} d={dominance:+.2f})"
 
 
 EmotionLike = Emotion | str | Mapping[str, Any]
@@ -338,6 +344,8 @@ def _normalise_mixture(mixture: Any) -> tuple[tuple[str, float], ...]:
             raise EmotionError(f"mixture weight of {name!r} must be > 0, got {weight}")
         weights[str(name)] = weights.get(str(name), 0.0) + weight
     total = sum(weights.values())
+    if abs(total - 1.0) < 1e-9:
+        total = 1.0  # already normalised: dividing again would move the last bit (JSON round trips)
     ordered = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
     return tuple((name, weight / total) for name, weight in ordered)
 
@@ -345,9 +353,10 @@ def _normalise_mixture(mixture: Any) -> tuple[tuple[str, float], ...]:
 def _parse(source: str, taxonomy: Taxonomy) -> Emotion:
     if "=" in source:
         return _parse_vad(source)
-    group = re.fullmatch(rf"\((.+)\)\s*:\s*({_NUMBER})", source)
+    group = re.fullmatch(rf"\((.+)\)\s*(?::\s*({_NUMBER}))?", source)
     if group:
-        return _parse_mixture(group.group(1), taxonomy, float(group.group(2)))
+        intensity = 1.0 if group.group(2) is None else float(group.group(2))
+        return _parse_mixture(group.group(1), taxonomy, intensity)
     if "+" in source:
         return _parse_mixture(source, taxonomy, 1.0)
     with_intensity = re.fullmatch(rf"(.+?)\s*:\s*(\S+)", source)
