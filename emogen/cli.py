@@ -74,12 +74,12 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(curve.to_dict()))
         return 0
-    unit = "s" if curve.unit == "seconds" else "#"
     for time in curve.times(args.fps, args.duration):
         emotion = curve.at(time)
         valence, arousal, dominance = emotion.vad
+        position = f"{time:7.3f}s" if curve.unit == "seconds" else f"#{time:<7.3f}"
         print(
-            f"{unit}{time:7.3f}  {emotion.label():36s}  "
+            f"{position}  {emotion.label():36s}  "
             f"v {valence:+.2f} a {arousal:+.2f} d {dominance:+.2f}"
         )
     return 0

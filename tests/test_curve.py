@@ -44,9 +44,10 @@ def test_smooth_is_slow_at_keyframes_and_symmetric():
     assert smooth.interpolation == "smooth"
     assert smooth.at(0.5).vad == pytest.approx(linear.at(0.5).vad)
     start = np.array(linear.at(0).vad)
-    assert np.abs(np.array(smooth.at(0.1).vad) - start).sum() < np.abs(
-        np.array(linear.at(0.1).vad) - start
-    ).sum()
+    assert (
+        np.abs(np.array(smooth.at(0.1).vad) - start).sum()
+        < np.abs(np.array(linear.at(0.1).vad) - start).sum()
+    )
 
 
 def test_fade_to_neutral_keeps_label_and_lowers_intensity():

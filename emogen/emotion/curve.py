@@ -20,6 +20,7 @@ String form: keyframes `EMOTION@POSITION` joined by `->` (linear) or `~>` (smoot
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,7 +76,9 @@ class EmotionCurve:
         if unit not in UNITS:
             raise CurveError(f"unit must be one of {UNITS}, got {unit!r}")
         if interpolation not in INTERPOLATIONS:
-            raise CurveError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+            raise CurveError(
+                f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}"
+            )
         if not keyframes:
             raise CurveError("an EmotionCurve needs at least one keyframe. " + CURVE_HELP)
         frames = []
@@ -93,7 +96,7 @@ class EmotionCurve:
             if unit == "sentences" and position != int(position):
                 raise CurveError(f"sentence positions must be whole numbers, got {position}")
             frames.append(Keyframe(position, as_emotion(emotion)))
-        for before, after in zip(frames, frames[1:]):
+        for before, after in itertools.pairwise(frames):
             if after.position <= before.position:
                 raise CurveError(
                     f"keyframes must be in strictly increasing order of position: {after.position}"
@@ -214,7 +217,9 @@ class EmotionCurve:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmotionCurve:
         if not isinstance(data, Mapping) or "keyframes" not in data:
-            raise CurveError("an EmotionCurve dict needs 'keyframes': [{'at': ..., 'emotion': ...}]")
+            raise CurveError(
+                "an EmotionCurve dict needs 'keyframes': [{'at': ..., 'emotion': ...}]"
+            )
         try:
             keyframes = [(k["at"], k["emotion"]) for k in data["keyframes"]]
         except (KeyError, TypeError):
@@ -247,7 +252,7 @@ class EmotionCurve:
 
 
 def blend(first: Emotion, second: Emotion, s: float) -> Emotion:
-    """The emotion a fraction `s` in [0, 1] of the way from `first` to `second` (module docstring)."""
+    """The emotion a fraction `s` in [0, 1] of the way from `first` to `second` (see module doc)."""
     if s <= 0:
         return first
     if s >= 1:

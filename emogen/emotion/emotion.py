@@ -1,8 +1,8 @@
 """`Emotion`: one point of the shared emotion space.
 
-An emotion is a TARGET point in valence-arousal-dominance (VAD, each in [-1, 1]), optionally labelled
-with a category or a category mixture, and an intensity in [0, 1]. What every pipeline renders is the
-EFFECTIVE point
+An emotion is a TARGET point in valence-arousal-dominance (VAD, each in [-1, 1]), optionally
+labelled with a category or a category mixture, and an intensity in [0, 1]. What every pipeline
+renders is the EFFECTIVE point
 
     vad = neutral + intensity * (target - neutral)
 
@@ -83,8 +83,8 @@ DEGREE_WORDS: dict[str, float] = {
 FORMS_HELP = (
     "Accepted forms: a category ('happy'), a category with intensity ('angry:0.8'), a degree word "
     "and a category ('slightly annoyed', 'very calm'), a mixture ('0.6 happy + 0.4 surprised', "
-    "optionally '(0.6 happy + 0.4 surprised):0.8'), raw VAD ('v=0.2 a=-0.4 d=0.1', each in [-1, 1]), "
-    "or 'neutral'."
+    "optionally '(0.6 happy + 0.4 surprised):0.8'), raw VAD ('v=0.2 a=-0.4 d=0.1', each in "
+    "[-1, 1]), or 'neutral'."
 )
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -359,7 +359,7 @@ def _parse(source: str, taxonomy: Taxonomy) -> Emotion:
         return _parse_mixture(group.group(1), taxonomy, intensity)
     if "+" in source:
         return _parse_mixture(source, taxonomy, 1.0)
-    with_intensity = re.fullmatch(rf"(.+?)\s*:\s*(\S+)", source)
+    with_intensity = re.fullmatch(r"(.+?)\s*:\s*(\S+)", source)
     if with_intensity:
         name, value = with_intensity.groups()
         if not re.fullmatch(_NUMBER, value):

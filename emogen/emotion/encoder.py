@@ -161,7 +161,9 @@ class EmotionEncoder(ModelMixin, ConfigMixin):
             check_finite_range(name, value, 0.0, 1.0, EmotionError)
         # Pin the resolved names in the config (the default None would follow the taxonomy), also
         # for `from_config(encoder.config)`, which skips the keys listed as defaults.
-        defaults = [key for key in self.config.get("_use_default_values", []) if key != "categories"]
+        defaults = [
+            key for key in self.config.get("_use_default_values", []) if key != "categories"
+        ]
         self.register_to_config(categories=list(names), _use_default_values=defaults)
         self.categories: tuple[str, ...] = names
         self._category_index = {name: i for i, name in enumerate(names)}
