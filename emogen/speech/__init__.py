@@ -1,0 +1,50 @@
+"""Speech: the neural voice, audio I/O, WORLD analysis/synthesis and prosody features.
+
+Exports load lazily, so `import emogen.speech.audio` does not pay for onnxruntime or diffusers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audio import load_audio, rms_db, save_audio
+    from .prosody import ProsodyFeatures, prosody_features
+    from .voice import PhonemeTiming, PiperVoice, VoiceInfo, VoiceOutput, list_voices
+    from .world import WorldFeatures, WorldVocoder
+
+_LAZY = {
+    "load_audio": ".audio",
+    "save_audio": ".audio",
+    "rms_db": ".audio",
+    "ProsodyFeatures": ".prosody",
+    "prosody_features": ".prosody",
+    "PhonemeTiming": ".voice",
+    "PiperVoice": ".voice",
+    "VoiceInfo": ".voice",
+    "VoiceOutput": ".voice",
+    "list_voices": ".voice",
+    "WorldFeatures": ".world",
+    "WorldVocoder": ".world",
+}
+__all__ = [
+    "PhonemeTiming",
+    "PiperVoice",
+    "ProsodyFeatures",
+    "VoiceInfo",
+    "VoiceOutput",
+    "WorldFeatures",
+    "WorldVocoder",
+    "list_voices",
+    "load_audio",
+    "prosody_features",
+    "rms_db",
+    "save_audio",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,248 @@
+"""Text emotion recognition (emogen.emotion.text): real sentences through the real models.
+
+The sentence-embedding model loads once for the module (`recognizer` fixture); tests/conftest.py
+pins torch to one thread and keeps the hub offline.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from emogen.emotion import Emotion, load_taxonomy
+from emogen.emotion import text as text_emotion
+from emogen.emotion.text import (
+    TextEmotion,
+    recognize_sentences,
+    recognize_text,
+    recognize_texts,
+    split_sentences,
+)
+from emogen.errors import EmogenError, EmotionError
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    """Load the models and prototype embeddings once for the module."""
+    recognize_text("Warm-up sentence.")
+    return recognize_text
+
+
+def valence(result: TextEmotion) -> float:
+    return result.emotion.vad[0]
+
+
+# ----- categories and valence --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("sentence", "category", "sign"),
+    [
+        ("We won the championship and everyone is hugging and laughing, what a day!", "happy", 1),
+        ("They charged me twice, hung up on me, and now refuse to refund anything!", "angry", -1),
+        ("Someone is banging on my door at 3 a.m. and I'm shaking.", "afraid", -1),
+        ("My grandmother died this morning and I can't stop crying.", "sad", -1),
+        ("There were maggots crawling all over the leftovers in the bin.", "disgusted", -1),
+    ],
+)
+def test_clear_sentences_get_their_category_and_valence_sign(recognizer, sentence, category, sign):
+    result = recognizer(sentence)
+    assert result.category == category, result
+    assert np.sign(valence(result)) == sign
+    assert result.emotion.intensity > 0.4
+    assert result.reason.startswith("cue words:")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The meeting is on Thursday at 3 pm in room 204.",
+        "What time does the pharmacy open on Sundays?",
+        "Add the eggs one at a time and stir.",
+        "Happy hour at the bar downstairs starts at five.",  # an emotion word in a name
+    ],
+)
+def test_plain_statements_questions_and_instructions_are_neutral(recognizer, sentence):
+    result = recognizer(sentence)
+    assert result.category == "neutral", result
+    assert result.emotion.vad == (0.0, 0.0, 0.0)
+    assert result.cues == ()
+    assert result.reason in ("no emotional content", "weak emotional evidence")
+
+
+def test_probabilities_are_a_sorted_distribution_over_the_recognised_categories(recognizer):
+    result = recognizer("I finally got the job and I can't stop smiling!")
+    probabilities = list(result.probabilities.values())
+    assert sum(probabilities) == pytest.approx(1.0)
+    assert probabilities == sorted(probabilities, reverse=True)
+    names = set(text_emotion._prototypes()[0])
+    assert set(result.probabilities) == names
+    assert {"happy", "sad", "angry", "afraid", "disgusted", "surprised", "neutral"} <= names
+    assert next(iter(result.probabilities)) == result.category
+    # The mixture holds only categories of the top one's polarity, from the taxonomy.
+    taxonomy = load_taxonomy()
+    for name, weight in result.emotion.mixture:
+        assert taxonomy.categories[name].vad[0] > 0 and 0 < weight <= 1
+
+
+# ----- negation and degree -----------------------------------------------------------------------
+def test_negation_flips_valence(recognizer):
+    happy = recognizer("I am happy.")
+    not_happy = recognizer("I am not happy at all.")
+    assert valence(happy) > 0
+    assert valence(not_happy) < 0
+    assert not_happy.category != "happy"
+    assert not_happy.cues[:2] == ("not", "happy")
+
+
+def test_negated_fear_with_fun_reads_positive(recognizer):
+    result = recognizer("I'm not scared at all, this is fun")
+    assert result.category != "afraid"
+    assert valence(result) > 0
+    assert {"not", "scared", "fun"} <= set(result.cues)
+
+
+def test_degree_words_raise_intensity(recognizer):
+    mild = recognizer("I'm a bit annoyed")
+    strong = recognizer("I'm absolutely furious")
+    assert mild.category == strong.category == "angry"
+    assert mild.emotion.intensity < 0.6 < strong.emotion.intensity
+    assert abs(valence(mild)) < abs(valence(strong))
+    ordered = [recognizer(f"I'm {degree} sad").emotion.intensity for degree in ("slightly", "very")]
+    assert ordered[0] < ordered[1]
+
+
+# ----- cues --------------------------------------------------------------------------------------
+def test_cues_are_the_driving_words_in_text_order(recognizer):
+    result = recognizer("They cancelled my flight again, this is so frustrating.")
+    assert result.category == "angry"
+    assert "frustrating" in result.cues
+    assert result.cues.index("cancelled") < result.cues.index("frustrating")
+    assert all(cue == cue.lower() for cue in result.cues)
+    assert not {"my", "this", "is", "so", "again", "the"} & set(result.cues)
+    assert result.reason == "cue words: " + ", ".join(result.cues)
+
+
+def test_situations_without_emotion_words_get_cues_from_the_embedding(recognizer):
+    result = recognizer("My grandfather passed away last night.")
+    assert result.category == "sad"
+    assert result.cues and set(result.cues) <= {"grandfather", "passed", "away", "night"}
+
+
+# ----- input handling ----------------------------------------------------------------------------
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
+def test_empty_text_is_neutral_with_a_reason(empty):
+    result = recognize_text(empty)  # needs no model
+    assert result.emotion == Emotion.neutral()
+    assert result.reason == "empty text"
+    assert result.cues == () and result.probabilities == {}
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"bytes", ["a list"]])
+def test_non_string_raises_a_clear_emotion_error(bad):
+    with pytest.raises(EmotionError, match="needs a string") as error:
+        recognize_text(bad)
+    assert isinstance(error.value, EmogenError) and isinstance(error.value, ValueError)
+    with pytest.raises(EmotionError, match="needs a string"):
+        recognize_sentences(bad)
+
+
+def test_recognize_texts_rejects_a_bare_string_and_non_string_items():
+    with pytest.raises(EmotionError, match="sequence of strings"):
+        recognize_texts("one string")
+    with pytest.raises(EmotionError, match="at index 1"):
+        recognize_texts(["fine", 7])
+
+
+# ----- sentences and batches ---------------------------------------------------------------------
+def test_split_sentences():
+    text = (
+        "Dr. Smith came at 3.30 p.m. today. I was thrilled!  weren't you?\n"
+        '"Yes," she said. (He left.) The U.S. team won...\n\nA new paragraph'
+    )
+    assert split_sentences(text) == [
+        "Dr. Smith came at 3.30 p.m. today.",
+        "I was thrilled!",
+        "weren't you?",
+        '"Yes," she said.',
+        "(He left.)",
+        "The U.S. team won...",
+        "A new paragraph",
+    ]
+    assert split_sentences("") == [] and split_sentences("  \n ") == []
+    assert split_sentences("no end mark") == ["no end mark"]
+    with pytest.raises(EmotionError):
+        split_sentences(None)
+
+
+def test_recognize_sentences_labels_each_sentence(recognizer):
+    results = recognize_sentences(
+        "We got the keys to our new house today and I can't stop grinning! "
+        "Then the movers dropped my grandmother's mirror and it shattered, I could scream."
+    )
+    assert [r.text[:6] for r in results] == ["We got", "Then t"]
+    assert valence(results[0]) > 0 and results[0].category in ("happy", "excited", "proud")
+    assert valence(results[1]) < 0
+    assert recognize_sentences("   ") == []
+
+
+def test_batch_equals_single(recognizer):
+    texts = [
+        "Thank you so much for driving me to the hospital last night.",
+        "",
+        "I'm so nervous about the interview tomorrow.",
+        "The bus leaves at seven.",
+        "Ugh, the fridge smells of rotten fish.",
+    ]
+    batch = recognize_texts(texts)
+    assert [r.text for r in batch] == texts
+    for together, text in zip(batch, texts):
+        alone = recognizer(text)
+        assert together.category == alone.category
+        assert together.cues == alone.cues
+        assert together.reason == alone.reason
+        assert together.emotion.vad == pytest.approx(alone.emotion.vad, abs=1e-5)
+        assert together.probabilities.keys() == alone.probabilities.keys()
+        for name, p in alone.probabilities.items():
+            assert together.probabilities[name] == pytest.approx(p, abs=1e-5)
+    assert batch[0].category == "grateful" and batch[2].category == "anxious"
+
+
+# ----- resources ---------------------------------------------------------------------------------
+def test_prototypes_ship_with_the_package_and_cover_the_required_categories():
+    data = resources.files("emogen.emotion").joinpath("data/text_prototypes.json").read_text()
+    categories = json.loads(data)["categories"]
+    required = {"happy", "sad", "angry", "afraid", "disgusted", "surprised", "neutral"} | {
+        "excited", "anxious", "grateful", "proud", "lonely", "calm", "disappointed", "embarrassed"
+    }  # fmt: skip
+    assert required <= set(categories)
+    taxonomy = load_taxonomy()
+    for name, sentences in categories.items():
+        assert taxonomy.resolve(name) == name
+        assert 15 <= len(sentences) <= 30 and len(set(sentences)) == len(sentences)
+
+
+def test_prototype_embeddings_are_cached_under_the_user_cache_dir(
+    recognizer, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    expected = text_emotion._prototype_embeddings()
+    fresh = text_emotion._prototype_embeddings.__wrapped__()  # computes and writes the cache
+    cached = list((tmp_path / "emogen").glob("text_prototypes-*.npy"))
+    assert len(cached) == 1
+    np.testing.assert_allclose(np.load(cached[0]), fresh, atol=1e-6)
+    np.testing.assert_allclose(fresh, expected, atol=1e-5)
+    package = resources.files("emogen.emotion")
+    assert not [p for p in package.joinpath("data").iterdir() if p.name.endswith(".npy")]
+
+
+def test_importing_the_module_loads_no_model():
+    code = (
+        "import sys, emogen.emotion.text; "
+        "print(any(m in sys.modules for m in ('sentence_transformers', 'vaderSentiment')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,202 @@
+"""WorldVocoder: F0 accuracy on a known glide, analysis/synthesis round trip, config, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emogen.errors import EmogenError
+from emogen.speech.world import WorldFeatures, WorldVocoder
+
+SAMPLE_RATE = 22050
+
+
+def harmonic_tone(f0_start, f0_end, seconds=1.0, sample_rate=SAMPLE_RATE, harmonics=12, seed=0):
+    """A voiced-speech stand-in: harmonics (amplitude 1/k) of a linear F0 glide, plus noise.
+
+    Returns the waveform and a function giving the true F0 at any time.
+    """
+    times = np.arange(round(seconds * sample_rate)) / sample_rate
+    f0 = f0_start + (f0_end - f0_start) * times / seconds
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    audio = sum(
+        np.sin(k * phase) / k
+        for k in range(1, harmonics + 1)
+        if k * max(f0_start, f0_end) < sample_rate / 2
+    )
+    audio = 0.2 * audio + 0.002 * np.random.default_rng(seed).standard_normal(times.shape)
+    return audio.astype(np.float32), lambda t: f0_start + (f0_end - f0_start) * t / seconds
+
+
+@pytest.fixture(scope="module")
+def glide():
+    return harmonic_tone(120.0, 180.0, seconds=1.5)
+
+
+@pytest.fixture(scope="module")
+def analysis(glide):
+    return WorldVocoder().analyze(glide[0], SAMPLE_RATE)
+
+
+@pytest.mark.parametrize("method", ["dio", "harvest"])
+def test_f0_follows_a_known_glide_within_3_percent(glide, method):
+    audio, true_f0 = glide
+    features = WorldVocoder(f0_method=method).analyze(audio, SAMPLE_RATE)
+    inner = (features.times > 0.05) & (features.times < 1.45)
+    assert features.voiced[inner].mean() > 0.95
+    voiced = inner & features.voiced
+    error = np.abs(features.f0[voiced] / true_f0(features.times[voiced]) - 1.0)
+    assert error.max() < 0.03
+
+
+def test_analysis_shapes_and_grid(analysis, glide):
+    audio, _ = glide
+    n = int(1000 * len(audio) / SAMPLE_RATE / 5.0) + 1
+    fft_size = 2048  # pyworld's CheapTrick size for a 60 Hz floor at 22.05 kHz
+    assert analysis.f0.shape == (n,)
+    assert analysis.spectral_envelope.shape == analysis.aperiodicity.shape == (n, fft_size // 2 + 1)
+    assert analysis.fft_size == fft_size
+    assert analysis.num_samples == len(audio)
+    assert analysis.sample_rate == SAMPLE_RATE and analysis.frame_period_ms == 5.0
+    assert analysis.duration_s == pytest.approx(1.5)
+    assert np.allclose(np.diff(analysis.times), 0.005)
+    assert analysis.frequencies[-1] == pytest.approx(SAMPLE_RATE / 2)
+    assert ((analysis.aperiodicity >= 0) & (analysis.aperiodicity <= 1)).all()
+
+
+def test_round_trip_keeps_length_f0_and_spectral_shape(analysis, glide):
+    audio, _ = glide
+    vocoder = WorldVocoder()
+    resynthesized = vocoder.synthesize(analysis)
+    assert resynthesized.dtype == np.float32
+    assert resynthesized.shape == audio.shape
+    again = vocoder.analyze(resynthesized, SAMPLE_RATE)
+    inner = (analysis.times > 0.05) & (analysis.times < 1.45)
+    both = inner & analysis.voiced & again.voiced
+    assert both.sum() > 0.9 * inner.sum()
+    assert np.abs(again.f0[both] / analysis.f0[both] - 1).max() < 0.03
+    band = analysis.frequencies < 5000
+    original = np.log(analysis.spectral_envelope[both][:, band])
+    copy = np.log(again.spectral_envelope[both][:, band])
+    assert np.corrcoef(original.ravel(), copy.ravel())[0, 1] > 0.95
+    # Same level: a resynthesis that halved the signal would still correlate.
+    assert np.std(resynthesized) == pytest.approx(np.std(audio), rel=0.2)
+
+
+def test_pitch_edit_through_replace_moves_the_resynthesized_f0(analysis):
+    vocoder = WorldVocoder()
+    up = analysis.replace(f0=analysis.f0 * 2 ** (3 / 12))
+    assert up.spectral_envelope is analysis.spectral_envelope  # shared, not copied
+    measured = vocoder.analyze(vocoder.synthesize(up), SAMPLE_RATE)
+    inner = (analysis.times > 0.1) & (analysis.times < 1.4) & analysis.voiced & measured.voiced
+    ratio = np.median(measured.f0[inner] / analysis.f0[inner])
+    assert ratio == pytest.approx(2 ** (3 / 12), rel=0.01)
+
+
+def test_changing_the_frame_count_frees_the_length(analysis):
+    vocoder = WorldVocoder()
+    slow = np.repeat(np.arange(analysis.num_frames), 2)  # half speed
+    stretched = analysis.replace(
+        f0=analysis.f0[slow],
+        spectral_envelope=analysis.spectral_envelope[slow],
+        aperiodicity=analysis.aperiodicity[slow],
+    )
+    assert stretched.num_samples is None
+    audio = vocoder.synthesize(stretched)
+    assert len(audio) == int(stretched.num_frames * 5.0 * SAMPLE_RATE / 1000)
+    with pytest.raises(EmogenError, match="num_samples"):
+        stretched.replace(num_samples=analysis.num_samples)
+
+
+def test_copy_is_independent_and_replace_checks_fields(analysis):
+    copy = analysis.copy()
+    copy.f0[:] = 0
+    copy.spectral_envelope *= 2
+    assert analysis.voiced.any()
+    assert not np.shares_memory(copy.spectral_envelope, analysis.spectral_envelope)
+    with pytest.raises(EmogenError, match="unknown WorldFeatures field"):
+        analysis.replace(pitch=analysis.f0)
+    with pytest.raises(EmogenError, match="same shape"):
+        analysis.replace(aperiodicity=analysis.aperiodicity[:, :10])
+    with pytest.raises(EmogenError, match="frames"):
+        WorldFeatures(
+            analysis.f0[:-1], analysis.spectral_envelope, analysis.aperiodicity, SAMPLE_RATE, 5.0
+        )
+
+
+def test_synthesize_rejects_invalid_features(analysis):
+    vocoder = WorldVocoder()
+    with pytest.raises(EmogenError, match="f0"):
+        vocoder.synthesize(analysis.replace(f0=-analysis.f0))
+    bad = analysis.spectral_envelope.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(EmogenError, match="spectral_envelope"):
+        vocoder.synthesize(analysis.replace(spectral_envelope=bad))
+    with pytest.raises(EmogenError, match="aperiodicity"):
+        vocoder.synthesize(analysis.replace(aperiodicity=analysis.aperiodicity * 2))
+    with pytest.raises(EmogenError, match="WorldFeatures"):
+        vocoder.synthesize(analysis.f0)
+
+
+def test_config_saves_and_loads(tmp_path):
+    vocoder = WorldVocoder(frame_period_ms=10.0, f0_floor=70.0, f0_method="harvest", fft_size=2048)
+    vocoder.save_pretrained(tmp_path / "world")
+    saved = json.loads((tmp_path / "world" / "world_config.json").read_text())
+    assert saved["_class_name"] == "WorldVocoder" and saved["f0_method"] == "harvest"
+    loaded = WorldVocoder.from_pretrained(tmp_path / "world")
+    for key in ("frame_period_ms", "f0_floor", "f0_ceil", "f0_method", "fft_size"):
+        assert loaded.config[key] == vocoder.config[key]
+    WorldVocoder().save_pretrained(tmp_path / "pipe" / "vocoder")
+    assert (
+        WorldVocoder.from_pretrained(tmp_path / "pipe", subfolder="vocoder").config.fft_size is None
+    )
+
+
+def test_explicit_fft_size_and_frame_period(glide):
+    audio, _ = glide
+    features = WorldVocoder(frame_period_ms=10.0, fft_size=4096).analyze(audio, SAMPLE_RATE)
+    assert features.spectral_envelope.shape == (int(1000 * 1.5 / 10.0) + 1, 2049)
+    with pytest.raises(EmogenError, match="at least 2048"):
+        WorldVocoder(fft_size=512).analyze(audio, SAMPLE_RATE)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"f0_method": "crepe"}, r"one of \['harvest', 'dio'\]"),
+        ({"f0_floor": 300.0, "f0_ceil": 200.0}, "below f0_ceil"),
+        ({"frame_period_ms": 0.0}, "frame_period_ms"),
+        ({"f0_floor": float("nan")}, "f0_floor"),
+        ({"fft_size": 1000}, "power of two"),
+    ],
+)
+def test_bad_config_is_refused(kwargs, message):
+    with pytest.raises(EmogenError, match=message):
+        WorldVocoder(**kwargs)
+
+
+def test_bad_audio_is_refused():
+    vocoder = WorldVocoder()
+    tone = harmonic_tone(150.0, 150.0, seconds=0.2)[0]
+    with_nan = tone.copy()
+    with_nan[10] = np.nan
+    with pytest.raises(EmogenError, match="non-finite"):
+        vocoder.analyze(with_nan, SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="empty"):
+        vocoder.analyze(np.zeros(0, dtype=np.float32), SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="too short"):
+        vocoder.analyze(tone[:200], SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="mono"):
+        vocoder.analyze(np.stack([tone, tone]), SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="float"):
+        vocoder.analyze((tone * 32767).astype(np.int16), SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="numpy array"):
+        vocoder.analyze(tone.tolist(), SAMPLE_RATE)
+    with pytest.raises(EmogenError, match="sample_rate"):
+        vocoder.analyze(tone, 800)
+    with pytest.raises(EmogenError, match="sample_rate"):
+        vocoder.analyze(tone, 22050.0)
+    # (T, 1) is mono and accepted.
+    assert vocoder.analyze(tone[:, None], SAMPLE_RATE).num_samples == len(tone)
