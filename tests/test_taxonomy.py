@@ -110,3 +110,22 @@ def test_custom_taxonomy_validation():
         Taxonomy([joy])
     small = Taxonomy([neutral, joy])
     assert Emotion.parse("glee", taxonomy=small).category == "joy"
+
+
+def test_families():
+    assert TAXONOMY.family("anxious") == {"afraid": 1.0}  # Parrott (2001): nervousness -> fear
+    assert TAXONOMY.family("loving") == {"calm": 1.0}
+    assert TAXONOMY.family("happy") == {"happy": 1.0}
+    assert TAXONOMY.family("neutral") == {}
+    derived = TAXONOMY.family("grateful")  # not in the tree: the posterior over families
+    assert 0.99 < sum(derived.values()) <= 1 + 1e-9 and next(iter(derived)) == "happy"
+    for name in TAXONOMY.names:
+        assert set(TAXONOMY.family(name)) <= {
+            "happy",
+            "sad",
+            "angry",
+            "afraid",
+            "disgusted",
+            "surprised",
+            "calm",
+        }

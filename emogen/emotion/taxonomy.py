@@ -28,6 +28,9 @@ import numpy as np
 from ..errors import EmotionError, close_matches
 
 NEUTRAL = "neutral"
+# The basic families every modality renders (data/taxonomy.json, "family_note"): Ekman's six and
+# calm, which stands for Parrott's (2001) love family (Juslin & Laukka's 2003 "tenderness").
+FAMILIES = ("happy", "sad", "angry", "afraid", "disgusted", "surprised", "calm")
 DEFAULT_TEMPERATURE = 0.1
 
 
@@ -42,6 +45,7 @@ class Category:
     lemma: str
     groups: tuple[str, ...]
     synonyms: tuple[str, ...]
+    family: str | None = None
 
 
 class Taxonomy:
@@ -60,6 +64,9 @@ class Taxonomy:
                 owner = self._aliases.setdefault(alias.lower(), category.name)
                 if owner != category.name:
                     raise EmotionError(f"{alias!r} names both {owner!r} and {category.name!r}")
+        for category in categories:
+            if category.family is not None and category.family not in self.categories:
+                raise EmotionError(f"{category.name!r} has unknown family {category.family!r}")
         self.names: tuple[str, ...] = tuple(self.categories)
         self._centroids = np.array([c.vad for c in categories], dtype=np.float64)
         self._spreads = np.array([c.spread for c in categories], dtype=np.float64)
@@ -75,6 +82,7 @@ class Taxonomy:
                 lemma=entry.get("lemma", name),
                 groups=tuple(entry.get("groups", ())),
                 synonyms=tuple(s.lower() for s in entry.get("synonyms", ())),
+                family=entry.get("family"),
             )
             for name, entry in data["categories"].items()
         ]
@@ -114,6 +122,22 @@ class Taxonomy:
             known = sorted({g for c in self.categories.values() for g in c.groups})
             raise EmotionError(f"unknown category group {group!r}; known groups: {known}")
         return names
+
+    def family(self, name: str) -> dict[str, float]:
+        """The basic families (`FAMILIES`) a category is expressed as, weights summing to <= 1.
+
+        A category under Parrott's (2001) tree has one family (`anxious` -> `{"afraid": 1.0}`).
+        One outside it gets the posterior over neutral and the families at its centroid, less
+        neutral's share, so a category near the origin is expressed weakly. Neutral has none. Modalities (prosody, facial action
+        units) define profiles for the families and reach every category through this.
+        """
+        category = self.categories[self.resolve(name)]
+        if category.name == NEUTRAL:
+            return {}
+        if category.family is not None:
+            return {category.family: 1.0}
+        posterior = self.posterior(category.vad, names=[NEUTRAL, *FAMILIES])
+        return {name: p for name, p in posterior.items() if name != NEUTRAL}
 
     def vad(self, name: str) -> tuple[float, float, float]:
         """VAD centroid of a category (or synonym)."""
