@@ -100,6 +100,102 @@ def _cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speech_emotion(args: argparse.Namespace):
+    """The emotion argument of tts/vc: --curve, or --emotion (any form, or `auto` for tts)."""
+    from .emotion import Emotion
+    from .emotion.curve import EmotionCurve
+
+    if args.curve and args.emotion is not None:
+        raise EmogenError("give either --emotion or --curve, not both")
+    if args.curve:
+        return EmotionCurve.parse(args.curve)
+    emotion = args.emotion or "neutral"
+    if emotion.strip().lower() == "auto":
+        return "auto"
+    return Emotion.parse(emotion)  # parse now: a bad emotion fails before any work
+
+
+def _cmd_tts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from .pipelines import load_pipeline
+    from .speech.audio import save_audio
+
+    if (args.text is None) == (args.text_file is None):
+        raise EmogenError("give TEXT or --text-file, not both and not neither")
+    emotion = _speech_emotion(args)
+    if args.text is not None:
+        if not args.out:
+            raise EmogenError("--out FILE.wav is required with TEXT")
+        jobs = [(args.text, Path(args.out))]
+    else:
+        if not args.out_dir:
+            raise EmogenError("--out-dir DIR is required with --text-file")
+        try:
+            lines = Path(args.text_file).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise EmogenError(f"cannot read --text-file {args.text_file}: {error}") from None
+        lines = [line.strip() for line in lines if line.strip()]
+        if not lines:
+            raise EmogenError(f"--text-file {args.text_file} has no non-empty line")
+        out_dir = Path(args.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        jobs = [(line, out_dir / f"{i:04d}.wav") for i, line in enumerate(lines, 1)]
+    _quiet_loading()
+    pipe = load_pipeline(args.pipeline)
+    for text, _ in jobs:  # every line is checked before anything is written
+        pipe.check_inputs(text, args.intensity)
+    for text, path in tqdm(jobs, desc="tts", disable=len(jobs) < 2):
+        out = pipe(text, emotion=emotion, intensity=args.intensity, generator=args.seed)
+        save_audio(path, out.audios[0], out.sample_rate)
+        logger.info("wrote %s (%s)", path, ", ".join(e.label() for e in out.emotions[0]))
+        if len(jobs) == 1:
+            print(path)
+    if len(jobs) > 1:
+        print(f"wrote {len(jobs)} files to {jobs[0][1].parent}")
+    return 0
+
+
+def _quiet_loading() -> None:
+    """Hide diffusers' per-component loading bar (the CLI shows its own progress)."""
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+
+
+def _cmd_vc(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .pipelines import load_pipeline
+    from .speech.audio import save_audio
+
+    emotion = _speech_emotion(args)
+    if emotion == "auto":
+        raise EmogenError("voice conversion needs a target emotion; 'auto' is for tts")
+    source = None if args.source_emotion is None else _parse_emotion(args.source_emotion)
+    _quiet_loading()
+    pipe = load_pipeline(args.pipeline)
+    out = pipe(
+        args.input,
+        emotion=emotion,
+        intensity=args.intensity,
+        source_emotion=source,
+        preserve_duration=args.preserve_duration,
+        generator=args.seed,
+    )
+    save_audio(Path(args.out), out.audios[0], out.sample_rate)
+    print(args.out)
+    return 0
+
+
+def _parse_emotion(text: str):
+    from .emotion import Emotion
+
+    return Emotion.parse(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emogen",
@@ -134,9 +230,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--duration", type=float, help="seconds to sample (default: last keyframe)")
     sub.add_argument("--json", action="store_true", help="print the curve as JSON")
 
+    sub = add("tts", _cmd_tts, "speak text with an emotion (wav out)")
+    sub.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
+    sub.add_argument("--text-file", help="speak each non-empty line into --out-dir/0001.wav, ...")
+    sub.add_argument("--out", help="output wav file (with TEXT)")
+    sub.add_argument("--out-dir", help="output folder (with --text-file)")
+    _speech_arguments(sub, "tts-default", auto=True)
+
+    sub = add("vc", _cmd_vc, "convert the emotion of speech (wav, flac, ogg, mp3 in; wav out)")
+    sub.add_argument("input", help="input audio file")
+    sub.add_argument("--out", required=True, help="output wav file")
+    sub.add_argument("--source-emotion", help="the emotion the input carries (default neutral)")
+    sub.add_argument(
+        "--preserve-duration", action="store_true", help="keep the input's length exactly"
+    )
+    _speech_arguments(sub, "vc-default", auto=False)
+
     sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")
     sub.add_argument("--json", action="store_true", help="print a JSON list")
     return parser
+
+
+def _speech_arguments(sub: argparse.ArgumentParser, default: str, auto: bool) -> None:
+    forms = "any form `emogen emotion` accepts" + (", or `auto` (follow the text)" if auto else "")
+    sub.add_argument("--emotion", help=f"target emotion: {forms} (default neutral)")
+    sub.add_argument("--intensity", type=float, help="replace the emotion's intensity, in [0, 1]")
+    sub.add_argument(
+        "--curve", help="an emotion curve instead: 'happy@0 -> sad@2.5', 'happy@#0 -> sad@#1'"
+    )
+    sub.add_argument(
+        "--pipeline", default=default, help=f"pipeline folder or short name ({default})"
+    )
+    sub.add_argument("--seed", type=int, help="seed of the variation (same seed, same audio)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -128,8 +128,9 @@ class Taxonomy:
 
         A category under Parrott's (2001) tree has one family (`anxious` -> `{"afraid": 1.0}`).
         One outside it gets the posterior over neutral and the families at its centroid, less
-        neutral's share, so a category near the origin is expressed weakly. Neutral has none. Modalities (prosody, facial action
-        units) define profiles for the families and reach every category through this.
+        neutral's share, so a category near the origin is expressed weakly. Neutral has none.
+        Modalities (prosody, facial action units) define profiles for the families and reach
+        every category through this.
         """
         category = self.categories[self.resolve(name)]
         if category.name == NEUTRAL:

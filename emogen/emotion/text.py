@@ -32,6 +32,7 @@ benchmarks/emotion/bench_text_emotion.py measures them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -66,6 +67,8 @@ MIXTURE_MIN_PROB = 0.15  # weaker categories are left out of the mixture
 MIXTURE_MAX = 3
 STRONG_VADER_WORD = 1.5  # VADER lexicon words at least this strong (of 4) are cues
 EMBEDDING_CUES = 2  # at most this many cue words from the embedding attribution
+EVENT_VALENCE_MIN = 0.05  # |VADER compound| below this is no polarity (Hutto & Gilbert 2014)
+SURPRISED = "surprised"
 
 
 # ----- word lists --------------------------------------------------------------------------------
@@ -322,15 +325,6 @@ def _analyse_words(text: str) -> _Words:
     clause_start = [i == 0 or bool(_CLAUSE_BREAK.search(text[spans[i - 1][1] : spans[i][0]]))
                     for i in range(len(tokens))]  # fmt: skip
 
-    skipped = names | {i for i, token in enumerate(tokens) if token in _VADER_IGNORED}
-    vader_text = "".join(
-        text[(spans[i - 1][1] if i else 0) : spans[i][0]]
-        + ("" if i in skipped else text[slice(*spans[i])])
-        for i in range(len(tokens))
-    ) + (text[spans[-1][1] :] if spans else text)
-    compound, vader_words = _vader(vader_text)
-    valence = _align(tokens, skipped, vader_words)
-
     aliases = _emotion_aliases()
     emotion_words: dict[int, tuple[str, int]] = {}
     i = 0
@@ -341,6 +335,24 @@ def _analyse_words(text: str) -> _Words:
                 emotion_words[i] = (aliases[phrase], n)
                 break
         i += emotion_words[i][1] if i in emotion_words else 1
+
+    # VADER reads a set phrase word by word ("no way" as a negative "no"): its words are left out,
+    # the phrase counts as an emotion word instead.
+    phrases = {
+        j
+        for i, (_, n) in emotion_words.items()
+        if n > 1 and " ".join(tokens[i : i + n]) in _EXPRESSIONS
+        for j in range(i, i + n)
+    }
+    skipped = names | phrases | {i for i, token in enumerate(tokens) if token in _VADER_IGNORED}
+    vader_text = "".join(
+        text[(spans[i - 1][1] if i else 0) : spans[i][0]]
+        + ("" if i in skipped else text[slice(*spans[i])])
+        for i in range(len(tokens))
+    ) + (text[spans[-1][1] :] if spans else text)
+    compound, vader_words = _vader(vader_text)
+    valence = _align(tokens, skipped, vader_words)
+
     affect = set(emotion_words) | {i for i, v in valence.items() if abs(v) >= STRONG_VADER_WORD}
 
     negated: set[int] = set()
@@ -400,7 +412,7 @@ def _vader(text: str) -> tuple[float, list[tuple[str, float]]]:
     The steps of `SentimentIntensityAnalyzer.polarity_scores` (vaderSentiment 3.3.2), which returns
     only totals; we also keep each token's valence after negation, boosters and "but".
     """
-    from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, SentiText, negated
 
     analyzer = _vader_analyzer()
     text = " ".join(
@@ -419,6 +431,20 @@ def _vader(text: str) -> tuple[float, list[tuple[str, float]]]:
             sentiments.append(0.0)
             continue
         sentiments = analyzer.sentiment_valence(0, sentitext, item, i, sentiments)
+    # VADER's "no" negates only the next two words; its other negators, and `_NEGATION_SCOPE`
+    # here, reach three ("no need to panic"). Within the clause, and not negated twice.
+    lower = [w.lower() for w in words]
+    for i in range(3, len(words)):
+        between = words[i - 2 : i]
+        if (
+            sentiments[i]
+            and lower[i - 3] == "no"
+            and not negated(between)
+            and "no" not in lower[i - 2 : i]
+            and lower[i - 1] != "or"
+            and not any(w[-1] in ".,;:!?" for w in between)
+        ):
+            sentiments[i] *= N_SCALAR
     sentiments = analyzer._but_check(words, sentiments)
     compound = analyzer.score_valence(sentiments, text)["compound"]
     return float(compound), [(w.lower(), float(v)) for w, v in zip(words, sentiments)]
@@ -613,12 +639,17 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
         return TextEmotion(text, Emotion.neutral(), (), probabilities, reason)
 
     sign = math.copysign(1.0, taxonomy.categories[names[top]].vad[0])
+    # Surprise is pleasant or unpleasant by what surprised (Noordewier & Breugelmans 2013): with
+    # unpleasant evidence it joins the unpleasant categories, as in Plutchik's (1980) dyads of
+    # surprise with fear, sadness or anger.
+    unpleasant_surprise = names[top] == SURPRISED and words.compound <= -EVENT_VALENCE_MIN
+    if unpleasant_surprise:
+        sign = -1.0
+    polarity = {n: math.copysign(1.0, taxonomy.categories[n].vad[0]) for n in names}
     mixture = {
         names[i]: float(probs[i])
         for i in order[:MIXTURE_MAX]
-        if i != neutral
-        and probs[i] >= MIXTURE_MIN_PROB
-        and math.copysign(1.0, taxonomy.categories[names[i]].vad[0]) == sign
+        if i != neutral and probs[i] >= MIXTURE_MIN_PROB and polarity[names[i]] == sign
     }
     mixture[names[top]] = float(probs[top])
     confidence = sum(mixture.values())
@@ -626,10 +657,14 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
     emotion = Emotion.from_mixture(
         mixture, intensity=float(min(max(intensity, 0.05), 1.0)), taxonomy=taxonomy
     )
+    if unpleasant_surprise:  # the surprise itself counts with its valence mirrored
+        share = mixture[SURPRISED] / sum(mixture.values())
+        mirrored = emotion.valence - 2 * share * taxonomy.categories[SURPRISED].vad[0]
+        emotion = dataclasses.replace(emotion, valence=mirrored)
 
     direction = _prototype_embeddings()[nearest[top]].mean(0)
     direction -= _prototype_embeddings()[nearest[neutral]].mean(0)
-    cues = _cues(words, sign, _attribution(words, sentence, direction))
+    cues = _cues(words, sign, set(mixture), _attribution(words, sentence, direction))
     reason = f"cue words: {', '.join(cues)}" if cues else f"resembles {names[top]!r} situations"
     return TextEmotion(text, emotion, cues, probabilities, reason)
 
@@ -657,14 +692,20 @@ def _attribution(words: _Words, sentence: _Sentence, direction: np.ndarray) -> d
     return out
 
 
-def _cues(words: _Words, sign: float, attribution: dict[int, float]) -> tuple[str, ...]:
+def _cues(
+    words: _Words, sign: float, categories: set[str], attribution: dict[int, float]
+) -> tuple[str, ...]:
     """The words that drove a decision of polarity `sign`, in text order and without repeats:
     emotion words of that polarity, strong VADER words that agree with it, negators with what they
     negated, and the content words that moved the embedding most towards the category."""
     taxonomy = load_taxonomy()
     keep = words.negators | words.negated
     for i, (name, length) in words.emotion_words.items():
-        if i in words.negated or math.copysign(1.0, taxonomy.categories[name].vad[0]) == sign:
+        if (
+            i in words.negated
+            or name in categories
+            or math.copysign(1.0, taxonomy.categories[name].vad[0]) == sign
+        ):
             keep.update(range(i, i + length))
     for i, value in words.valence.items():
         if abs(value) >= STRONG_VADER_WORD and math.copysign(1.0, value) == sign:

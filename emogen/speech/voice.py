@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.configuration_utils import register_to_config
 
+from ..components import EmogenComponent
 from ..errors import EmogenError, check_finite_range, close_matches
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class VoiceOutput:
         return len(self.audio) / self.sample_rate
 
 
-class PiperVoice(ConfigMixin):
+class PiperVoice(EmogenComponent):
     r"""A Piper VITS voice: text -> phonemes -> waveform, on the CPU with onnxruntime.
 
     Args:

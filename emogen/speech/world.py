@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyworld
-from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.configuration_utils import register_to_config
 
+from ..components import EmogenComponent
 from ..errors import EmogenError
 
 __all__ = ["F0_METHODS", "WorldFeatures", "WorldVocoder"]
@@ -160,7 +160,7 @@ class WorldFeatures:
         return dataclasses.replace(self, **changes)
 
 
-class WorldVocoder(ConfigMixin):
+class WorldVocoder(EmogenComponent):
     """WORLD analysis (`analyze`: audio -> `WorldFeatures`) and synthesis (`synthesize`).
 
     Args:
@@ -212,18 +212,6 @@ class WorldVocoder(ConfigMixin):
             or fft_size & (fft_size - 1)
         ):
             raise EmogenError(f"fft_size must be None or a power of two >= 64, got {fft_size!r}")
-
-    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Write the config as `world_config.json` in `save_directory` (created if needed)."""
-        self.save_config(save_directory)
-
-    @classmethod
-    def from_pretrained(
-        cls, pretrained_path: str | os.PathLike, subfolder: str | None = None
-    ) -> WorldVocoder:
-        """Load a vocoder saved with `save_pretrained` from a folder (or its `subfolder`)."""
-        config = cls.load_config(pretrained_path, subfolder=subfolder)
-        return cls.from_config(config)
 
     def fft_size_for(self, sample_rate: int) -> int:
         """The FFT size used at `sample_rate` (the configured one, or pyworld's for f0_floor)."""

@@ -1,0 +1,264 @@
+"""`EmotionalTTSPipeline`: text + emotion -> emotional speech (DESIGN.md, pipeline 1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from tqdm.auto import tqdm
+
+from ..emotion import Emotion, EmotionCurve, as_emotion
+from ..emotion.curve import as_curve
+from ..errors import EmogenError
+from ..speech.renderer import EmotionRenderer
+from ..speech.voice import PiperVoice
+from ..speech.world import WorldVocoder
+from .utils import EmotionInput, check_output_type, resolve_seed, to_output
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+
+@dataclass
+class EmotionalSpeechOutput(BaseOutput):
+    """Output of the speech pipelines.
+
+    Attributes:
+        audios: one waveform per input, `(T,)` float32 numpy arrays (or torch tensors with
+            `output_type="pt"`).
+        sample_rate: in Hz.
+        emotions: per input, the emotion used for each sentence (TTS) or the whole clip (VC).
+        sentences: per input, the sentences spoken (TTS) or `[]` (VC).
+    """
+
+    audios: list
+    sample_rate: int
+    emotions: list[list[Emotion]]
+    sentences: list[list[str]]
+
+
+@dataclass
+class SpeechChunk:
+    """One sentence of streamed speech (`EmotionalTTSPipeline.stream`)."""
+
+    audio: np.ndarray
+    sample_rate: int
+    sentence: str
+    emotion: Emotion
+    index: int
+
+
+class EmotionalTTSPipeline(DiffusionPipeline):
+    """Emotional text-to-speech: a neural voice speaks the words, the renderer adds the emotion.
+
+    Components:
+        voice: a `PiperVoice` (any Piper VITS model) that speaks the text neutrally.
+        vocoder: the `WorldVocoder` that analyses and resynthesises the speech.
+        renderer: the `EmotionRenderer` that turns an Emotion or EmotionCurve into prosody.
+
+    Text is split into sentences; each sentence gets its own emotion (one for all, a list, a
+    sentence curve `happy@#0 -> sad@#2`, a curve over seconds, or `"auto"` to follow the text),
+    and the pipeline can stream the result sentence by sentence.
+
+    Example:
+        >>> pipe = EmotionalTTSPipeline.from_pretrained("pipelines/tts-default")
+        >>> out = pipe("I can't believe we won!", emotion="happy", intensity=0.8, generator=0)
+        >>> audio, rate = out.audios[0], out.sample_rate
+    """
+
+    model_cpu_offload_seq = ""
+
+    def __init__(
+        self,
+        voice: PiperVoice,
+        vocoder: WorldVocoder,
+        renderer: EmotionRenderer,
+        max_characters: int = 5000,
+        sentence_pause_s: float = 0.3,
+        loudness_db: float = -20.0,
+    ):
+        super().__init__()
+        self.register_modules(voice=voice, vocoder=vocoder, renderer=renderer)
+        self.register_to_config(
+            max_characters=max_characters,
+            sentence_pause_s=sentence_pause_s,
+            loudness_db=loudness_db,
+        )
+
+    @classmethod
+    def from_default(cls, **kwargs) -> EmotionalTTSPipeline:
+        """The embedded default built in code (the same as `pipelines/tts-default`)."""
+        return cls(voice=PiperVoice(), vocoder=WorldVocoder(), renderer=EmotionRenderer(), **kwargs)
+
+    # ----- 1. check inputs ----------------------------------------------------------------------
+    def check_inputs(self, text: str | Sequence[str], intensity: float | None) -> list[str]:
+        texts = [text] if isinstance(text, str) else list(text)
+        if not texts:
+            raise EmogenError("text is an empty list; give a string or a list of strings")
+        limit = self.config.max_characters
+        for item in texts:
+            if not isinstance(item, str):
+                raise EmogenError(f"text must be a string, got {type(item).__name__}")
+            if not item.strip():
+                raise EmogenError("text is empty or only whitespace; give something to say")
+            if len(item) > limit:
+                raise EmogenError(
+                    f"text has {len(item)} characters, over the limit of {limit}; split it or "
+                    "raise the pipeline's max_characters"
+                )
+        if intensity is not None and not (0.0 <= float(intensity) <= 1.0):
+            raise EmogenError(f"intensity must be in [0, 1], got {intensity}")
+        return texts
+
+    # ----- 2. encode the condition: one emotion (or curve) per sentence ---------------------------
+    def sentence_emotions(
+        self,
+        sentences: list[str],
+        emotion: EmotionInput,
+        intensity: float | None,
+    ) -> list[Emotion | EmotionCurve]:
+        """The emotion of each sentence; a curve over seconds stays a curve (rendered by time)."""
+        if isinstance(emotion, str) and emotion.strip().lower() == AUTO:
+            from ..emotion.text import recognize_texts
+
+            found = [result.emotion for result in recognize_texts(sentences)]
+        elif isinstance(emotion, (list, tuple)):
+            if len(emotion) != len(sentences):
+                raise EmogenError(
+                    f"got {len(emotion)} emotions for {len(sentences)} sentences "
+                    f"({sentences!r}); give one per sentence, one for all, or a curve"
+                )
+            found = [as_emotion(e) for e in emotion]
+        else:
+            curve = as_curve(emotion)
+            if curve.unit == "sentences":
+                found = curve.for_sentences(len(sentences))
+            elif len(curve) == 1:
+                found = [curve.keyframes[0].emotion] * len(sentences)
+            else:
+                return [curve] * len(sentences)
+        if intensity is not None:
+            found = [e.with_intensity(float(intensity)) for e in found]
+        return found
+
+    # ----- 3-5. synthesise, render, join --------------------------------------------------------
+    def _speak(
+        self,
+        sentence: str,
+        emotion: Emotion | EmotionCurve,
+        offset_s: float,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        neutral = self.voice.synthesize(sentence, seed=int(rng.integers(2**31)))
+        audio = neutral.audio
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if rms > 0:  # same loudness for every sentence before the emotion changes it
+            audio = audio * (10 ** (self.config.loudness_db / 20) / rms)
+        # Neutral goes through the same analysis/synthesis, so every emotion shares one voice path.
+        rendered = self.renderer.render(
+            audio,
+            neutral.sample_rate,
+            emotion,
+            vocoder=self.vocoder,
+            time_offset=offset_s,
+            seed=rng,
+        )
+        return rendered.audio
+
+    def _pause(self, emotion: Emotion | EmotionCurve, sample_rate: int) -> np.ndarray:
+        scale = 2.0 ** self.renderer.controls(_at_end(emotion))["pause_log2"]
+        return np.zeros(round(self.config.sentence_pause_s * scale * sample_rate), np.float32)
+
+    def stream(
+        self,
+        text: str,
+        emotion: EmotionInput = "neutral",
+        intensity: float | None = None,
+        generator: int | torch.Generator | np.random.Generator | None = None,
+    ) -> Iterator[SpeechChunk]:
+        """Yield the speech sentence by sentence (each chunk ends with its pause)."""
+        from ..emotion.text import split_sentences
+
+        (text,) = self.check_inputs(text, intensity)
+        sentences = split_sentences(text)
+        emotions = self.sentence_emotions(sentences, emotion, intensity)
+        rng = np.random.default_rng(resolve_seed(generator))
+        rate = self.voice.sample_rate
+        offset = 0.0
+        for index, (sentence, sentence_emotion) in enumerate(zip(sentences, emotions)):
+            audio = self._speak(sentence, sentence_emotion, offset, rng)
+            if index < len(sentences) - 1:
+                audio = np.concatenate([audio, self._pause(sentence_emotion, rate)])
+            offset += len(audio) / rate
+            yield SpeechChunk(audio, rate, sentence, _at_end(sentence_emotion), index)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        text: str | list[str],
+        emotion: EmotionInput = "neutral",
+        intensity: float | None = None,
+        emotion_guidance_scale: float | None = None,
+        num_inference_steps: int | None = None,
+        generator: int | torch.Generator | np.random.Generator | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> EmotionalSpeechOutput | tuple:
+        """Speak `text` with `emotion`.
+
+        Args:
+            text: a string or a list of strings (a batch); long text is split into sentences.
+            emotion: an Emotion or any string form (`"angry:0.8"`, `"0.6 happy + 0.4 surprised"`,
+                `"v=0.2 a=-0.4 d=0.1"`), a list with one emotion per sentence, an EmotionCurve
+                over sentences (`"happy@#0 -> sad@#2"`) or over seconds of the neutral
+                rendering (`"happy@0 -> angry@2.5"`), or `"auto"`: recognised from each
+                sentence's text.
+            intensity: replaces every emotion's intensity, in [0, 1].
+            emotion_guidance_scale, num_inference_steps: used by the learned acoustic models;
+                the embedded renderer is deterministic and ignores them.
+            generator: seed (int or torch/numpy generator) of the voice's variation and the
+                renderer's jitter; the same seed gives the same audio.
+            output_type: "np" (float32 numpy) or "pt" (torch tensors).
+            return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
+
+        Returns:
+            `EmotionalSpeechOutput` (or `(audios, sample_rate)`), echoing the emotions used.
+        """
+        # 1. check inputs
+        texts = self.check_inputs(text, intensity)
+        check_output_type(output_type)
+        if emotion_guidance_scale is not None or num_inference_steps is not None:
+            logger.info(
+                "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
+            )
+        seed = resolve_seed(generator)
+        audios, used, spoken = [], [], []
+        for item in texts:
+            # 2. encode the condition; 3-5. synthesise, render and join each sentence. Every item
+            # starts from the same seed, so a batch equals its items spoken one by one.
+            chunks = list(
+                tqdm(
+                    self.stream(item, emotion, intensity, generator=seed),
+                    desc="sentences",
+                    disable=len(item) < 400,
+                    leave=False,
+                )
+            )
+            audios.append(np.concatenate([c.audio for c in chunks]).astype(np.float32))
+            used.append([c.emotion for c in chunks])
+            spoken.append([c.sentence for c in chunks])
+        # 6. post-process
+        audios = [to_output(a, output_type) for a in audios]
+        if not return_dict:
+            return audios, self.voice.sample_rate
+        return EmotionalSpeechOutput(audios, self.voice.sample_rate, used, spoken)
+
+
+def _at_end(emotion: Emotion | EmotionCurve) -> Emotion:
+    return emotion.keyframes[-1].emotion if isinstance(emotion, EmotionCurve) else emotion

@@ -1,0 +1,44 @@
+"""Argument handling shared by the pipelines (one home for seeds, output types, emotion inputs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+import torch
+
+from ..emotion import Emotion, EmotionCurve
+from ..errors import EmogenError
+
+# What a pipeline's `emotion` argument accepts.
+EmotionInput = Union[Emotion, EmotionCurve, str, Mapping[str, Any], Sequence[Any]]  # noqa: UP007
+OUTPUT_TYPES = ("np", "pt")
+
+
+def resolve_seed(generator: int | torch.Generator | np.random.Generator | None) -> int | None:
+    """An integer seed from an int, a torch.Generator (its initial seed) or a numpy Generator."""
+    if generator is None:
+        return None
+    if isinstance(generator, bool):
+        raise EmogenError("generator must be an int seed or a torch/numpy Generator, not a bool")
+    if isinstance(generator, (int, np.integer)):
+        if generator < 0:
+            raise EmogenError(f"a seed must be >= 0, got {generator}")
+        return int(generator)
+    if isinstance(generator, torch.Generator):
+        return int(generator.initial_seed()) % 2**63
+    if isinstance(generator, np.random.Generator):
+        return int(generator.integers(2**63))
+    raise EmogenError(
+        f"generator must be an int seed or a torch/numpy Generator, got {type(generator).__name__}"
+    )
+
+
+def check_output_type(output_type: str) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise EmogenError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+
+
+def to_output(audio: np.ndarray, output_type: str) -> np.ndarray | torch.Tensor:
+    return torch.from_numpy(audio) if output_type == "pt" else audio

@@ -1,0 +1,158 @@
+"""`EmotionalVCPipeline`: speech + target emotion -> the same words and voice with that emotion."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+
+from ..emotion import Emotion, EmotionCurve
+from ..emotion.curve import as_curve
+from ..errors import EmogenError
+from ..speech.audio import load_audio
+from ..speech.renderer import EmotionRenderer
+from ..speech.world import WorldVocoder
+from .tts import EmotionalSpeechOutput
+from .utils import EmotionInput, check_output_type, resolve_seed, to_output
+
+logger = logging.getLogger(__name__)
+
+AudioInput = str | Path | np.ndarray | tuple
+
+
+class EmotionalVCPipeline(DiffusionPipeline):
+    """Emotional voice conversion: any speech -> same words and speaker, target emotion.
+
+    Components:
+        vocoder: the `WorldVocoder` (analysis and resynthesis keep the speaker's envelope).
+        renderer: the `EmotionRenderer`; the change applied is the target emotion's prosody
+            minus the source emotion's, scaled by intensity.
+
+    Example:
+        >>> pipe = EmotionalVCPipeline.from_pretrained("pipelines/vc-default")
+        >>> out = pipe("speech.wav", emotion="sad", intensity=0.6)
+    """
+
+    def __init__(
+        self,
+        vocoder: WorldVocoder,
+        renderer: EmotionRenderer,
+        max_seconds: float = 600.0,
+    ):
+        super().__init__()
+        self.register_modules(vocoder=vocoder, renderer=renderer)
+        self.register_to_config(max_seconds=max_seconds)
+
+    @classmethod
+    def from_default(cls, **kwargs) -> EmotionalVCPipeline:
+        """The embedded default built in code (the same as `pipelines/vc-default`)."""
+        return cls(vocoder=WorldVocoder(), renderer=EmotionRenderer(), **kwargs)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        audio: AudioInput | list[AudioInput],
+        emotion: EmotionInput = "neutral",
+        intensity: float | None = None,
+        source_emotion: EmotionInput | None = None,
+        sample_rate: int | None = None,
+        preserve_duration: bool = False,
+        emotion_guidance_scale: float | None = None,
+        num_inference_steps: int | None = None,
+        generator: int | torch.Generator | np.random.Generator | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> EmotionalSpeechOutput | tuple:
+        """Convert the emotion of `audio`.
+
+        Args:
+            audio: a path (wav, flac, ogg, mp3), a mono or stereo array (then give
+                `sample_rate`), a `(sample_rate, array)` tuple, or a list of these (a batch).
+            emotion: the target: an Emotion, any string form, or an EmotionCurve over seconds
+                of the input.
+            intensity: replaces the target's intensity, in [0, 1].
+            source_emotion: the emotion the input already carries, taken out before the target
+                is added. Default: neutral (the input is treated as neutral speech).
+            sample_rate: the rate of an array input.
+            preserve_duration: keep the input's length (rate changes only move time between
+                speech and pauses).
+            emotion_guidance_scale, num_inference_steps: used by learned converters; the
+                embedded renderer ignores them.
+            generator: seed of the renderer's jitter and tremor.
+            output_type: "np" or "pt".
+            return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
+
+        Returns:
+            `EmotionalSpeechOutput` (audio at the input's sample rate), echoing the target.
+        """
+        # 1. check inputs
+        check_output_type(output_type)
+        items = audio if isinstance(audio, list) else [audio]
+        if not items:
+            raise EmogenError("audio is an empty list; give a path, an array or a list of them")
+        if intensity is not None and not (0.0 <= float(intensity) <= 1.0):
+            raise EmogenError(f"intensity must be in [0, 1], got {intensity}")
+        if emotion_guidance_scale is not None or num_inference_steps is not None:
+            logger.info(
+                "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
+            )
+        # 2. encode the condition
+        target = self._target(emotion, intensity)
+        source = None if source_emotion is None else as_curve(source_emotion)
+        seed = resolve_seed(generator)
+        outputs, rates, used = [], [], []
+        for item in items:
+            waveform, rate = load_audio(
+                item,
+                sample_rate=None,
+                max_seconds=self.config.max_seconds,
+                source_sample_rate=sample_rate,
+            )
+            # 3. analyse, 4. render the prosody change, 5. resynthesise
+            rendered = self.renderer.render(
+                waveform,
+                rate,
+                target,
+                source_emotion=source,
+                vocoder=self.vocoder,
+                preserve_duration=preserve_duration,
+                seed=seed,
+            )
+            outputs.append(rendered.audio)
+            rates.append(rate)
+            used.append(
+                [target.keyframes[-1].emotion if isinstance(target, EmotionCurve) else target]
+            )
+        if len(set(rates)) > 1:
+            raise EmogenError(
+                f"a batch must share one sample rate, got {sorted(set(rates))}; convert them "
+                "separately"
+            )
+        # 6. post-process
+        audios = [to_output(a, output_type) for a in outputs]
+        if not return_dict:
+            return audios, rates[0]
+        return EmotionalSpeechOutput(audios, rates[0], used, [[] for _ in items])
+
+    @staticmethod
+    def _target(emotion: EmotionInput, intensity: float | None) -> Emotion | EmotionCurve:
+        if isinstance(emotion, (list, tuple)):
+            raise EmogenError("voice conversion takes one emotion or a curve over seconds")
+        curve = as_curve(emotion)
+        if curve.unit != "seconds":
+            raise EmogenError("voice conversion reads curves over seconds ('happy@0 -> sad@2')")
+        if len(curve) == 1:
+            target = curve.keyframes[0].emotion
+            return target if intensity is None else target.with_intensity(float(intensity))
+        if intensity is not None:
+            curve = EmotionCurve(
+                [(k.position, k.emotion.with_intensity(float(intensity))) for k in curve],
+                interpolation=curve.interpolation,
+            )
+        return curve
+
+
+__all__ = ["EmotionalVCPipeline"]
