@@ -81,7 +81,7 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         renderer: EmotionRenderer,
         max_characters: int = 5000,
         sentence_pause_s: float = 0.3,
-        loudness_db: float = -20.0,
+        loudness_db: float = -28.0,
     ):
         super().__init__()
         self.register_modules(voice=voice, vocoder=vocoder, renderer=renderer)
