@@ -111,18 +111,18 @@ def main() -> None:
     # ----- intelligibility and voice --------------------------------------------------------------
     wer_rows, similarity_rows = {}, {}
     if not args.quick:
-        from emogen.eval.speech import speaker_similarity, wer
+        from emogen.eval.speech import speaker_similarity, transcribe, word_error_counts
 
-        wer_rows["neutral"] = statistics.fmean(
-            wer(neutral_audio[i], rate, t) for i, t in enumerate(texts)
-        )
+        def corpus_wer(audios: list[np.ndarray]) -> float:  # total errors / total words
+            counts = [word_error_counts(t, transcribe(a, rate)) for a, t in zip(audios, texts)]
+            return sum(counts[1:], counts[0]).wer
+
+        wer_rows["neutral"] = corpus_wer(neutral_audio)
         for emotion in EMOTIONS:
-            wer_rows[emotion] = statistics.fmean(
-                wer(rendered[(emotion, i)], rate, t) for i, t in enumerate(texts)
-            )
+            audios = [rendered[(emotion, i)] for i in range(len(texts))]
+            wer_rows[emotion] = corpus_wer(audios)
             similarity_rows[emotion] = statistics.fmean(
-                speaker_similarity(rendered[(emotion, i)], rate, neutral_audio[i], rate)
-                for i in range(len(texts))
+                speaker_similarity(a, rate, n, rate) for a, n in zip(audios, neutral_audio)
             )
 
     # ----- speed, as ratios against the plain Piper voice in the same run ------------------------

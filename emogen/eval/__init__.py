@@ -1,1 +1,1 @@
-"""Metrics used by tests and benchmarks (acoustic correlates; later WER, speaker similarity)."""
+"""Metrics used by tests and benchmarks: acoustic correlates, WER, speaker similarity."""
