@@ -154,8 +154,8 @@ def test_short_input_gives_finite_values_or_a_clear_error():
     features = measure(speech_like(seconds=0.15))
     assert np.isfinite(features.as_array()).all()
     assert features.f0_range_semitones < 1.0 and features.pause_ratio == 0.0
-    with pytest.raises(EmogenError, match="no voiced speech"):
-        measure(speech_like(seconds=0.05))  # shorter than DIO's shortest voiced stretch
+    tiny = measure(speech_like(seconds=0.05))  # 50 ms: still tracked, and still finite
+    assert np.isfinite(tiny.as_array()).all()
 
 
 def test_unvoiced_input_is_refused():

@@ -28,9 +28,29 @@ from ..errors import EmogenError
 
 __all__ = ["F0_METHODS", "WorldFeatures", "WorldVocoder"]
 
-F0_METHODS = ("harvest", "dio")
+F0_METHODS = ("yin", "dio", "harvest")
 MIN_FRAMES = 3
 MIN_SAMPLE_RATE = 8000
+
+# The "yin" tracker: YIN's difference function (de Cheveigné & Kawahara 2002) gives each frame a
+# few period candidates, and a best path through them (Boersma 1993) picks one per frame or
+# "unvoiced". A candidate costs its d' (0 = perfectly periodic), being unvoiced a fixed 0.45.
+# Tuned on the Piper "joe" voice: at 0.45 its clearly periodic frames are voiced at ~98 % and
+# silent or noise-like ones at ~0.3 %; 0.3 leaves ~15 % of the periodic frames unvoiced, 0.6
+# voices ~5 % of loud aperiodic (fricative) frames.
+YIN_UNVOICED_COST = 0.45
+YIN_CANDIDATES = 6
+# Added per octave of lag: a periodic signal dips as deep at 2T, 3T... as at T, and Praat's
+# octave cost (Boersma 1993) breaks the tie towards T.
+YIN_OCTAVE_COST = 0.01
+# Path costs per 10 ms, Praat's defaults (Boersma 1993): an octave jump between adjacent voiced
+# frames costs 0.35, a voiced/unvoiced switch 0.14; they scale with the frame rate as in Praat.
+OCTAVE_JUMP_COST = 0.35
+VOICING_SWITCH_COST = 0.14
+# Frames this far below the loudest frame are unvoiced (digital silence looks periodic to d').
+YIN_SILENCE_DB = -40.0
+# Frames per block of the d' computation, to bound memory on long audio.
+YIN_BLOCK_FRAMES = 1024
 
 
 def num_world_frames(num_samples: int, sample_rate: int, frame_period_ms: float) -> int:
@@ -167,14 +187,22 @@ class WorldVocoder(EmogenComponent):
         frame_period_ms: hop between analysis frames in milliseconds (WORLD's default 5 ms).
         f0_floor: lowest F0 searched for, in Hz.
         f0_ceil: highest F0 searched for, in Hz.
-        f0_method: "dio" (the default: DIO + StoneMask refinement, Morise et al. 2009/2016) or
-            "harvest" (Morise 2017). Measured on 3 s of 22.05 kHz speech (the Piper "joe" voice),
-            one thread: dio takes ~0.03 s per second of audio, harvest ~0.3 (10x slower, most of
-            the voice-conversion budget of 0.5). Both track a clean synthetic glide within 0.5 %.
-            On that low voice (F0 ~85 Hz, weak fundamental) neither is right: of its clearly
-            periodic frames dio keeps ~75 % voiced but reports ~2x F0 on about half; harvest
-            keeps only ~40 % voiced (the rest is resynthesized as noise) and doubles F0 on some.
-            Harvest is generally preferred for recorded human speech (Morise 2017).
+        f0_method: how F0 is tracked; the envelope and aperiodicity follow from it.
+            "yin" (the default): YIN's cumulative-mean-normalised difference d' (de Cheveigné &
+            Kawahara 2002) gives up to 6 period candidates per frame, a Viterbi path through
+            them and an unvoiced state (Boersma 1993, with Praat's octave-jump and voicing
+            costs) keeps F0 continuous, and StoneMask (Morise 2016) refines the chosen values.
+            "dio": DIO + StoneMask (Morise et al. 2009/2016). "harvest": Harvest (Morise 2017).
+            DIO and Harvest start from the fundamental component, so they fail on voices whose
+            fundamental is weak, such as the bundled Piper "joe" voice (F0 ~85 Hz, the 2nd
+            harmonic 10-40 dB above the 1st). On 7 joe sentences, of the frames a careful offline
+            reference marks clearly periodic, yin is within 5 % on ~97 % (voiced on ~98 %),
+            dio on ~16 % (it reports ~2x F0 on a third), harvest on ~46 % (a third unvoiced).
+            Resynthesized, yin keeps the mean F0 (93 Hz), dio raises it ~8 semitones (151 Hz),
+            harvest ~6 (129 Hz). On voices with a strong fundamental (espeak-ng, 90-200 Hz) and
+            on clean synthetic tones the three agree (95-100 % of frames, tones within 1 %).
+            Speed on one thread, 3 s of 22.05 kHz speech, F0 only: yin ~0.02 s per second of
+            audio, dio ~0.02, harvest ~0.3; the envelope and aperiodicity add ~0.09 to each.
         fft_size: FFT size of the envelope and aperiodicity (a power of two). None: pyworld's
             `get_cheaptrick_fft_size(sample_rate, f0_floor)`, the smallest that resolves
             `f0_floor` (2048 at 22.05 kHz with a 60 Hz floor: K = 1025 bins).
@@ -195,7 +223,7 @@ class WorldVocoder(EmogenComponent):
         frame_period_ms: float = 5.0,
         f0_floor: float = 60.0,
         f0_ceil: float = 500.0,
-        f0_method: str = "dio",
+        f0_method: str = "yin",
         fft_size: int | None = None,
     ):
         _check_positive("frame_period_ms", frame_period_ms, high=100.0)
@@ -251,7 +279,12 @@ class WorldVocoder(EmogenComponent):
         # pyworld's C code reads float64, C-contiguous memory only.
         x = np.ascontiguousarray(audio, dtype=np.float64)
         fft_size = self.fft_size_for(sample_rate)
-        if config.f0_method == "harvest":
+        if config.f0_method == "yin":
+            times = np.arange(num_world_frames(num_samples, sample_rate, frame_period))
+            times = times * (frame_period / 1000.0)
+            raw_f0 = _yin_f0(x, sample_rate, times, config.f0_floor, config.f0_ceil)
+            f0 = pyworld.stonemask(x, raw_f0, times, sample_rate)
+        elif config.f0_method == "harvest":
             f0, times = pyworld.harvest(
                 x, sample_rate, config.f0_floor, config.f0_ceil, frame_period=frame_period
             )
@@ -324,6 +357,142 @@ class WorldVocoder(EmogenComponent):
                 f"{self.config.f0_ceil} Hz, got {sample_rate}"
             )
         return sample_rate
+
+
+def _yin_f0(
+    audio: np.ndarray, sample_rate: int, times: np.ndarray, f0_floor: float, f0_ceil: float
+) -> np.ndarray:
+    """F0 by YIN candidates and a best path (the "yin" `f0_method`, before StoneMask).
+
+    Each frame's d' (de Cheveigné & Kawahara 2002) has dips at the period T and at its multiples,
+    and, on voices with a weak fundamental, at T/2 and at the period of a strong formant
+    harmonic. Taking the deepest dip per frame errs by octaves now and then; the best path over
+    all frames (Boersma 1993) trades the dips' depth against octave jumps and voicing switches,
+    so a lone frame cannot jump an octave while a real pitch glide is followed.
+
+    Args:
+        audio: `(T,)` float64 waveform.
+        sample_rate: its rate in Hz.
+        times: `(N,)` frame centres in seconds, evenly spaced.
+        f0_floor: lowest F0 in Hz (the longest period searched).
+        f0_ceil: highest F0 in Hz (the shortest period searched).
+
+    Returns:
+        `(N,)` float64 F0 in Hz, 0 on unvoiced frames.
+    """
+    max_lag = math.ceil(sample_rate / f0_floor)
+    min_lag = max(2, math.floor(sample_rate / f0_ceil))
+    count = min(YIN_CANDIDATES, max_lag - min_lag)  # a narrow F0 range has few lags
+    num_frames = times.shape[0]
+    lags = np.empty((num_frames, count))
+    costs = np.empty((num_frames, count))
+    energy = np.empty(num_frames)
+    for start in range(0, num_frames, YIN_BLOCK_FRAMES):
+        block = slice(start, start + YIN_BLOCK_FRAMES)
+        d_prime, energy[block] = _yin_difference(audio, sample_rate, times[block], max_lag)
+        lags[block], costs[block] = _dips(d_prime, min_lag, count)
+    costs[energy <= energy.max() * 10 ** (YIN_SILENCE_DB / 10)] = np.inf
+    step_s = float(times[1] - times[0]) if num_frames > 1 else 0.01
+    f0 = _best_path(
+        sample_rate / lags,
+        costs,
+        unvoiced_cost=YIN_UNVOICED_COST,
+        jump_cost=OCTAVE_JUMP_COST * 0.01 / step_s,
+        switch_cost=VOICING_SWITCH_COST * 0.01 / step_s,
+    )
+    return np.where(f0 > 0, np.clip(f0, f0_floor, f0_ceil), 0.0)
+
+
+def _yin_difference(
+    audio: np.ndarray, sample_rate: int, times: np.ndarray, max_lag: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """YIN's d'(lag) for lags 0..max_lag (steps 1-3 of de Cheveigné & Kawahara 2002).
+
+    The integration window is one longest period (max_lag samples), as in the paper; a longer
+    one blurs fast pitch falls until a formant harmonic's period wins.
+
+    Returns:
+        `(n, max_lag + 1)` d' per frame, and `(n,)` the mean power of each frame's window.
+    """
+    window = max_lag
+    length = window + max_lag
+    starts = np.round(times * sample_rate).astype(np.int64) - length // 2 + length
+    padded = np.pad(audio, (length, length))
+    frames = padded[starts[:, None] + np.arange(length)]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    # d(lag) = sum_j (x_j - x_{j+lag})^2 over j < window = e(0) + e(lag) - 2 r(lag), with the
+    # cross term r from one FFT product and the energies e from a running sum of squares.
+    fft_size = 1 << (length - 1).bit_length()
+    spectrum = np.fft.rfft(frames, fft_size)
+    head = np.fft.rfft(frames[:, :window], fft_size)
+    cross = np.fft.irfft(spectrum * np.conj(head), fft_size)[:, : max_lag + 1]
+    cumulative = np.zeros((frames.shape[0], length + 1))
+    np.cumsum(frames**2, axis=1, out=cumulative[:, 1:])
+    shifted_energy = cumulative[:, window : window + max_lag + 1] - cumulative[:, : max_lag + 1]
+    difference = np.maximum(cumulative[:, window : window + 1] + shifted_energy - 2 * cross, 0.0)
+    # Cumulative-mean normalisation: d'(lag) = d(lag) / mean(d(1..lag)), d'(0) = 1.
+    d_prime = np.ones_like(difference)
+    running = np.cumsum(difference[:, 1:], axis=1)
+    d_prime[:, 1:] = difference[:, 1:] * np.arange(1, max_lag + 1) / np.maximum(running, 1e-30)
+    return d_prime, cumulative[:, window] / window
+
+
+def _dips(d_prime: np.ndarray, min_lag: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `count` cheapest local minima of d' in [min_lag, max_lag), refined by a parabola.
+
+    The parabola through a dip and its neighbours gives its lag between samples (YIN's step 5).
+    A dip's cost is its d' plus `YIN_OCTAVE_COST` per octave of lag above `min_lag`: a periodic
+    signal dips as deep at 2T, 3T... as at T, and Praat's octave cost (Boersma 1993) breaks the
+    tie towards T, also when choosing which dips to keep.
+
+    Returns:
+        `(n, count)` lags in samples and their costs (inf where a frame has fewer dips).
+    """
+    num_frames, num_lags = d_prime.shape
+    inner = np.arange(min_lag, num_lags - 1)
+    center = d_prime[:, inner]
+    is_dip = (center < d_prime[:, inner - 1]) & (center <= d_prime[:, inner + 1])
+    values = np.where(is_dip, center + YIN_OCTAVE_COST * np.log2(inner / min_lag), np.inf)
+    order = np.argsort(values, axis=1)[:, :count]
+    lag = inner[order]
+    rows = np.arange(num_frames)[:, None]
+    left, mid, right = d_prime[rows, lag - 1], d_prime[rows, lag], d_prime[rows, lag + 1]
+    curvature = left - 2 * mid + right
+    offset = np.clip(0.5 * (left - right) / np.maximum(curvature, 1e-12), -0.5, 0.5)
+    refined = mid - 0.25 * (left - right) * offset + YIN_OCTAVE_COST * np.log2(lag / min_lag)
+    cost = np.where(np.isfinite(np.take_along_axis(values, order, axis=1)), refined, np.inf)
+    return lag + offset, cost
+
+
+def _best_path(
+    f0: np.ndarray, costs: np.ndarray, unvoiced_cost: float, jump_cost: float, switch_cost: float
+) -> np.ndarray:
+    """Viterbi over `(N, K)` F0 candidates plus an unvoiced state (Boersma 1993).
+
+    A step from one voiced candidate to the next costs `jump_cost` per octave of change; entering
+    or leaving the unvoiced state costs `switch_cost`; being unvoiced costs `unvoiced_cost` per
+    frame. Returns `(N,)` the F0 of the cheapest path, 0 where it is unvoiced.
+    """
+    num_frames, count = costs.shape
+    octaves = np.log2(np.where(np.isfinite(costs), f0, 1.0))
+    local = np.concatenate([costs, np.full((num_frames, 1), unvoiced_cost)], axis=1)
+    transition = np.full((count + 1, count + 1), switch_cost)
+    transition[count, count] = 0.0
+    states = np.arange(count + 1)
+    total = local[0].copy()
+    back = np.zeros((num_frames, count + 1), dtype=np.intp)
+    for t in range(1, num_frames):
+        transition[:count, :count] = jump_cost * np.abs(octaves[t - 1][:, None] - octaves[t])
+        step = total[:, None] + transition
+        back[t] = np.argmin(step, axis=0)
+        total = step[back[t], states] + local[t]
+    path = np.empty(num_frames, dtype=np.intp)
+    path[-1] = np.argmin(total)
+    for t in range(num_frames - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    voiced = path < count
+    chosen = f0[np.arange(num_frames), np.minimum(path, count - 1)]
+    return np.where(voiced, chosen, 0.0)
 
 
 def _check_positive(name: str, value: float, high: float) -> None:
