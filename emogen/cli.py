@@ -141,12 +141,12 @@ def _cmd_tts(args: argparse.Namespace) -> int:
         if not lines:
             raise EmogenError(f"--text-file {args.text_file} has no non-empty line")
         out_dir = Path(args.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         jobs = [(line, out_dir / f"{i:04d}.wav") for i, line in enumerate(lines, 1)]
     _quiet_loading()
     pipe = load_pipeline(args.pipeline)
     for text, _ in jobs:  # every line is checked before anything is written
         pipe.check_inputs(text, args.intensity)
+    jobs[0][1].parent.mkdir(parents=True, exist_ok=True)
     for text, path in tqdm(jobs, desc="tts", disable=len(jobs) < 2):
         out = pipe(text, emotion=emotion, intensity=args.intensity, generator=args.seed)
         save_audio(path, out.audios[0], out.sample_rate)

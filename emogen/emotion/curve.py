@@ -200,6 +200,14 @@ class EmotionCurve:
             raise CurveError(f"sentence count must be an integer >= 0, got {count!r}")
         return [self.at(float(i)) for i in range(count)]
 
+    def with_intensity(self, intensity: float) -> EmotionCurve:
+        """The same curve with every keyframe's intensity replaced."""
+        return EmotionCurve(
+            [(k.position, k.emotion.with_intensity(intensity)) for k in self],
+            unit=self.unit,
+            interpolation=self.interpolation,
+        )
+
     def __iter__(self) -> Iterator[Keyframe]:
         return iter(self.keyframes)
 

@@ -14,11 +14,12 @@ from tqdm.auto import tqdm
 
 from ..emotion import Emotion, EmotionCurve, as_emotion
 from ..emotion.curve import as_curve
+from ..emotion.text import split_sentences
 from ..errors import EmogenError
 from ..speech.renderer import EmotionRenderer
 from ..speech.voice import PiperVoice
 from ..speech.world import WorldVocoder
-from .utils import EmotionInput, check_output_type, resolve_seed, to_output
+from .utils import EmotionInput, check_intensity, check_output_type, resolve_seed, to_output
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class EmotionalTTSPipeline(DiffusionPipeline):
                     f"text has {len(item)} characters, over the limit of {limit}; split it or "
                     "raise the pipeline's max_characters"
                 )
-        if intensity is not None and not (0.0 <= float(intensity) <= 1.0):
-            raise EmogenError(f"intensity must be in [0, 1], got {intensity}")
+        check_intensity(intensity)
+        for item in texts:  # phonemize now: unspeakable text fails before any audio is made
+            for sentence in split_sentences(item):
+                self.voice.phonemize(sentence)
         return texts
 
     # ----- 2. encode the condition: one emotion (or curve) per sentence ---------------------------
@@ -142,6 +145,8 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             elif len(curve) == 1:
                 found = [curve.keyframes[0].emotion] * len(sentences)
             else:
+                if intensity is not None:
+                    curve = curve.with_intensity(float(intensity))
                 return [curve] * len(sentences)
         if intensity is not None:
             found = [e.with_intensity(float(intensity)) for e in found]
@@ -182,9 +187,14 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         intensity: float | None = None,
         generator: int | torch.Generator | np.random.Generator | None = None,
     ) -> Iterator[SpeechChunk]:
-        """Yield the speech sentence by sentence (each chunk ends with its pause)."""
-        from ..emotion.text import split_sentences
+        """Yield the speech sentence by sentence (each chunk ends with its pause).
 
+        A curve over seconds is read on the output's time line: each sentence starts where the
+        previous one (with its pause) ended, and inside a sentence the neutral speech's time is
+        used. `SpeechChunk.emotion` is the emotion at the end of the sentence.
+        """
+        if not isinstance(text, str):
+            raise EmogenError(f"stream speaks one string, got {type(text).__name__}")
         (text,) = self.check_inputs(text, intensity)
         sentences = split_sentences(text)
         emotions = self.sentence_emotions(sentences, emotion, intensity)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..emotion import Emotion, EmotionCurve
-from ..errors import EmogenError
+from ..errors import EmogenError, check_finite_range
 
 # What a pipeline's `emotion` argument accepts.
 EmotionInput = Union[Emotion, EmotionCurve, str, Mapping[str, Any], Sequence[Any]]  # noqa: UP007
@@ -33,6 +33,12 @@ def resolve_seed(generator: int | torch.Generator | np.random.Generator | None) 
     raise EmogenError(
         f"generator must be an int seed or a torch/numpy Generator, got {type(generator).__name__}"
     )
+
+
+def check_intensity(intensity: float | None) -> None:
+    """None (keep each emotion's own) or a number in [0, 1]."""
+    if intensity is not None:
+        check_finite_range("intensity", intensity, 0.0, 1.0)
 
 
 def check_output_type(output_type: str) -> None:

@@ -16,7 +16,7 @@ from ..speech.audio import load_audio
 from ..speech.renderer import EmotionRenderer
 from ..speech.world import WorldVocoder
 from .tts import EmotionalSpeechOutput
-from .utils import EmotionInput, check_output_type, resolve_seed, to_output
+from .utils import EmotionInput, check_intensity, check_output_type, resolve_seed, to_output
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         items = audio if isinstance(audio, list) else [audio]
         if not items:
             raise EmogenError("audio is an empty list; give a path, an array or a list of them")
-        if intensity is not None and not (0.0 <= float(intensity) <= 1.0):
-            raise EmogenError(f"intensity must be in [0, 1], got {intensity}")
+        check_intensity(intensity)
         if emotion_guidance_scale is not None or num_inference_steps is not None:
             logger.info(
                 "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
@@ -147,12 +146,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         if len(curve) == 1:
             target = curve.keyframes[0].emotion
             return target if intensity is None else target.with_intensity(float(intensity))
-        if intensity is not None:
-            curve = EmotionCurve(
-                [(k.position, k.emotion.with_intensity(float(intensity))) for k in curve],
-                interpolation=curve.interpolation,
-            )
-        return curve
+        return curve if intensity is None else curve.with_intensity(float(intensity))
 
 
 __all__ = ["EmotionalVCPipeline"]

@@ -166,7 +166,10 @@ def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> 
     # Reserve a unique temporary name with the mode a new file would get (0o666 minus the umask);
     # soundfile then opens it by name and writes the samples.
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise EmogenError(f"cannot write {str(path)!r}: {error.strerror}") from None
     try:
         soundfile.write(temporary, audio, sample_rate, format=file_format, subtype=subtype)
         with open(temporary, "rb+") as handle:
