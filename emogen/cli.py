@@ -146,7 +146,8 @@ def _cmd_tts(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args.pipeline)
     for text, _ in jobs:  # every line is checked before anything is written
         pipe.check_inputs(text, args.intensity)
-    jobs[0][1].parent.mkdir(parents=True, exist_ok=True)
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     for text, path in tqdm(jobs, desc="tts", disable=len(jobs) < 2):
         out = pipe(text, emotion=emotion, intensity=args.intensity, generator=args.seed)
         save_audio(path, out.audios[0], out.sample_rate)

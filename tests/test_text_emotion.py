@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,6 +114,33 @@ def test_degree_words_raise_intensity(recognizer):
     assert abs(valence(mild)) < abs(valence(strong))
     ordered = [recognizer(f"I'm {degree} sad").emotion.intensity for degree in ("slightly", "very")]
     assert ordered[0] < ordered[1]
+
+
+def test_vader_reads_set_phrases_whole_and_no_three_words_ahead():
+    analyse = text_emotion._analyse_words  # VADER only, no embedding model
+    assert analyse("No way, you got tickets?").compound == 0.0  # surprise, not a negative "no"
+    calm = analyse("Everything is fine, no need to panic.")
+    assert calm.compound > 0 and "panic" in [calm.tokens[i] for i in calm.negated]
+    assert analyse("No, it really hurts.").compound < 0  # "no" does not reach past the comma
+
+
+# ----- surprise and involvement ------------------------------------------------------------------
+def test_an_unpleasant_surprise_reads_unpleasant(recognizer):
+    bad = recognizer("I was shocked to hear the factory is closing.")
+    good = recognizer("Whoa, they gave us a free upgrade to a suite!")
+    assert bad.category == good.category == "surprised"
+    assert valence(bad) < -0.05 and valence(good) > 0.05
+    assert "shocked" in bad.cues
+    taxonomy = load_taxonomy()  # surprise mixes only with unpleasant categories
+    assert all(taxonomy.categories[n].vad[0] < 0 for n, _ in bad.emotion.mixture[1:])
+
+
+def test_a_report_nobody_takes_part_in_is_more_neutral(recognizer):
+    report, own = recognize_texts(
+        ["The flight was moved to Tuesday.", "My flight was moved to Tuesday."]
+    )
+    assert report.category == "neutral"
+    assert report.probabilities["neutral"] > own.probabilities["neutral"]
 
 
 # ----- cues --------------------------------------------------------------------------------------
@@ -222,7 +250,18 @@ def test_prototypes_ship_with_the_package_and_cover_the_required_categories():
     taxonomy = load_taxonomy()
     for name, sentences in categories.items():
         assert taxonomy.resolve(name) == name
-        assert 15 <= len(sentences) <= 30 and len(set(sentences)) == len(sentences)
+        assert 15 <= len(sentences) <= 60 and len(set(sentences)) == len(sentences)
+
+
+def test_prototypes_are_not_dev_sentences():
+    dev = Path(__file__).resolve().parents[1] / "benchmarks/emotion/text_emotion_dev.jsonl"
+    if not dev.exists():
+        pytest.skip("no dev set in this checkout")
+    data = resources.files("emogen.emotion").joinpath("data/text_prototypes.json").read_text()
+    prototypes = {s.lower() for group in json.loads(data)["categories"].values() for s in group}
+    with open(dev, encoding="utf-8") as handle:
+        sentences = {json.loads(line)["text"].lower() for line in handle if line.strip()}
+    assert not prototypes & sentences
 
 
 def test_prototype_embeddings_are_cached_under_the_user_cache_dir(

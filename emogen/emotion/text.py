@@ -12,15 +12,25 @@ data/text_prototypes.json) add up four kinds of evidence:
    ("not happy"), degree adverbs, capitals and "!", adds `VALENCE_WEIGHT * c * polarity`: the
    categories whose polarity agrees with the sentence gain, the others lose. A mean-pooled
    embedding barely registers a "not", so negated emotion words are hidden from the embedder and
-   left to VADER: this is what turns "I'm not scared at all, this is fun" away from fear.
+   left to VADER: this is what turns "I'm not scared at all, this is fun" away from fear. Two
+   changes to VADER: "no" negates up to three words ahead like its other negators ("no need to
+   panic"), and set phrases are not read word by word ("no way" is surprise, not a negative "no").
 3. Emotion words. A taxonomy name or synonym ("furious", "nervous") or an expression ("can't
    believe", "thanks") adds `WORD_WEIGHT` to its category; a negated one ("not worried") takes
    `NEGATED_WORD_WEIGHT` away. Clauses after "but" weigh more, as in VADER.
 4. Neutral. Neutral has examples too (plain statements, questions, instructions) and a bias
-   `NEUTRAL_BIAS - NEUTRAL_VALENCE_SLOPE * |c|`, so a sentence with weak evidence reads neutral.
+   `NEUTRAL_BIAS - NEUTRAL_VALENCE_SLOPE * |c|`, so a sentence with weak evidence reads neutral;
+   `NEUTRAL_IMPERSONAL` more when no first- or second-person word says the writer or the reader
+   takes part, as emotions come from events appraised as relevant to oneself (Scherer 2001's
+   relevance check), and `NEUTRAL_IMPERSONAL` less when one does.
 
 A softmax gives `probabilities`; the top categories of one polarity form the
-`Emotion.from_mixture`. Its intensity grows with |c| and with the confidence, times the multiplier
+`Emotion.from_mixture`. Surprise is pleasant or unpleasant by what surprised (Noordewier &
+Breugelmans 2013), while the taxonomy centroid of "surprised" is pleasant: when surprise wins and
+VADER finds the sentence negative, the unpleasant categories form the mixture with it and the
+surprise counts with its valence mirrored, so an unpleasant surprise reads unpleasant. Without
+such evidence a surprise stays mildly pleasant. The intensity grows with |c| and with the
+confidence, times the multiplier
 of a degree adverb ("a bit" 0.54, "extremely" 1.45; Cliff 1959, as in `DEGREE_WORDS`). The cues
 are the emotion words, the strong VADER words that agree with the decision, the negators that
 flipped something, and the words that moved the embedding most towards the decided category (the
@@ -62,13 +72,13 @@ SURPRISE_POLARITY = 0.5  # surprise is good or bad by what surprised (Noordewier
 WORD_WEIGHT = 4.0  # logit added by an emotion word of the category
 NEGATED_WORD_WEIGHT = 2.0  # logit taken away by a negated emotion word ("not scared")
 NEUTRAL_BIAS = 2.5  # neutral's logit bonus when VADER finds no polarity ...
-NEUTRAL_VALENCE_SLOPE = 3.0  # ... minus this times |compound|
+NEUTRAL_VALENCE_SLOPE = 3.0  # ... minus this times |compound| ...
+NEUTRAL_IMPERSONAL = 0.5  # ... plus this without a first- or second-person word, minus it with one
 MIXTURE_MIN_PROB = 0.15  # weaker categories are left out of the mixture
 MIXTURE_MAX = 3
 STRONG_VADER_WORD = 1.5  # VADER lexicon words at least this strong (of 4) are cues
 EMBEDDING_CUES = 2  # at most this many cue words from the embedding attribution
-EVENT_VALENCE_MIN = 0.05  # |VADER compound| below this is no polarity (Hutto & Gilbert 2014)
-SURPRISED = "surprised"
+VADER_POLARITY_MIN = 0.05  # |compound| below this is no polarity (VADER's documented threshold)
 
 
 # ----- word lists --------------------------------------------------------------------------------
@@ -170,6 +180,11 @@ _STOP_WORDS = _word_set(
     "other some such only own same than too very can will just do does did doing have has had "
     "having would should could about into through during before after above below up out off over "
     "under again further then once now im i'm i've i'd i'll it's that's really got get"
+)
+# First- and second-person words: the writer or the reader takes part in what is told.
+_PERSONAL = _word_set(
+    "i i'm im i've i'd i'll me my mine myself we we're we've we'd we'll us our ours ourselves "
+    "you you're you've you'd you'll your yours yourself yourselves"
 )
 _FEEL = _word_set("feel feels felt feeling make makes made")  # say that, not what, one feels
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # letters, with an inner apostrophe
@@ -297,6 +312,7 @@ class _Words:
     negated: set[int]  # affect words under a negator
     negators: set[int]  # negators that negate an affect word
     degree: float  # intensity multiplier of the strongest degree adverb (1 when none)
+    personal: bool  # a first- or second-person word: the writer or the reader is involved
 
 
 def _analyse_words(text: str) -> _Words:
@@ -403,6 +419,9 @@ def _analyse_words(text: str) -> _Words:
         negated=negated,
         negators=negators,
         degree=degree,
+        personal=any(
+            token in _PERSONAL and text[slice(*spans[i])] != "US" for i, token in enumerate(tokens)
+        ),
     )
 
 
@@ -625,7 +644,11 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
         weight = -NEGATED_WORD_WEIGHT if i in words.negated else WORD_WEIGHT
         logits[names.index(name)] += words.clause_weight[i] * weight
     neutral = names.index(NEUTRAL)
-    logits[neutral] += NEUTRAL_BIAS - NEUTRAL_VALENCE_SLOPE * abs(words.compound)
+    # Emotion follows from appraising an event as relevant to oneself (Lazarus 1991; Scherer 2001,
+    # the relevance check): a statement in which neither the writer nor the reader takes part
+    # more likely reports than expresses.
+    impersonal = -NEUTRAL_IMPERSONAL if words.personal else NEUTRAL_IMPERSONAL
+    logits[neutral] += NEUTRAL_BIAS + impersonal - NEUTRAL_VALENCE_SLOPE * abs(words.compound)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")
@@ -634,18 +657,18 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
     top = int(order[0])
     if top == neutral:
         lexical = any(i not in words.negated for i in words.emotion_words)
-        weak = lexical or abs(words.compound) >= 0.05
+        weak = lexical or abs(words.compound) >= VADER_POLARITY_MIN
         reason = "weak emotional evidence" if weak else "no emotional content"
         return TextEmotion(text, Emotion.neutral(), (), probabilities, reason)
 
-    sign = math.copysign(1.0, taxonomy.categories[names[top]].vad[0])
-    # Surprise is pleasant or unpleasant by what surprised (Noordewier & Breugelmans 2013): with
-    # unpleasant evidence it joins the unpleasant categories, as in Plutchik's (1980) dyads of
-    # surprise with fear, sadness or anger.
-    unpleasant_surprise = names[top] == SURPRISED and words.compound <= -EVENT_VALENCE_MIN
+    polarity = {n: math.copysign(1.0, taxonomy.categories[n].vad[0]) for n in names}
+    sign = polarity[names[top]]
+    # Surprise is pleasant or unpleasant by what surprised (Noordewier & Breugelmans 2013); an
+    # unpleasant one mixes with the unpleasant categories, as Plutchik's (1980) dyads of surprise
+    # with fear or sadness.
+    unpleasant_surprise = names[top] == "surprised" and words.compound <= -VADER_POLARITY_MIN
     if unpleasant_surprise:
         sign = -1.0
-    polarity = {n: math.copysign(1.0, taxonomy.categories[n].vad[0]) for n in names}
     mixture = {
         names[i]: float(probs[i])
         for i in order[:MIXTURE_MAX]
@@ -658,8 +681,8 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
         mixture, intensity=float(min(max(intensity, 0.05), 1.0)), taxonomy=taxonomy
     )
     if unpleasant_surprise:  # the surprise itself counts with its valence mirrored
-        share = mixture[SURPRISED] / sum(mixture.values())
-        mirrored = emotion.valence - 2 * share * taxonomy.categories[SURPRISED].vad[0]
+        share = mixture["surprised"] / confidence
+        mirrored = emotion.valence - 2 * share * taxonomy.categories["surprised"].vad[0]
         emotion = dataclasses.replace(emotion, valence=mirrored)
 
     direction = _prototype_embeddings()[nearest[top]].mean(0)
@@ -696,8 +719,9 @@ def _cues(
     words: _Words, sign: float, categories: set[str], attribution: dict[int, float]
 ) -> tuple[str, ...]:
     """The words that drove a decision of polarity `sign`, in text order and without repeats:
-    emotion words of that polarity, strong VADER words that agree with it, negators with what they
-    negated, and the content words that moved the embedding most towards the category."""
+    emotion words of that polarity or of the mixture's `categories` ("shocked" in an unpleasant
+    surprise), strong VADER words that agree with it, negators with what they negated, and the
+    content words that moved the embedding most towards the category."""
     taxonomy = load_taxonomy()
     keep = words.negators | words.negated
     for i, (name, length) in words.emotion_words.items():

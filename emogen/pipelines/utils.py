@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..emotion import Emotion, EmotionCurve
-from ..errors import EmogenError, check_finite_range
+from ..errors import EmogenError
 
 # What a pipeline's `emotion` argument accepts.
 EmotionInput = Union[Emotion, EmotionCurve, str, Mapping[str, Any], Sequence[Any]]  # noqa: UP007
@@ -37,8 +37,14 @@ def resolve_seed(generator: int | torch.Generator | np.random.Generator | None) 
 
 def check_intensity(intensity: float | None) -> None:
     """None (keep each emotion's own) or a number in [0, 1]."""
-    if intensity is not None:
-        check_finite_range("intensity", intensity, 0.0, 1.0)
+    if intensity is None:
+        return
+    try:
+        value = float(intensity)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise EmogenError(f"intensity must be in [0, 1], got {intensity!r}")
 
 
 def check_output_type(output_type: str) -> None:
