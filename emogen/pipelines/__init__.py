@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_getattr
 from ..errors import EmogenError, close_matches
 
 if TYPE_CHECKING:
@@ -34,10 +35,7 @@ __all__ = [
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "pipelines"
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def pipeline_dirs() -> list[Path]:
