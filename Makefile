@@ -27,10 +27,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: install
+	@mkdir -p demo-output
 	$(BIN)/emogen emotion "slightly annoyed"
 	$(BIN)/emogen emotion "0.6 happy + 0.4 surprised" --json
 	$(BIN)/emogen recognize "I can't believe they cancelled my flight again, this is so frustrating!"
 	$(BIN)/emogen curve "happy@0 -> sad:0.6@2.5" --fps 2
+	$(BIN)/emogen tts "We did it! I still can't believe it." --emotion "happy:0.8" --seed 0 \
+	  --out demo-output/happy.wav
+	$(BIN)/emogen vc demo-output/happy.wav --emotion sad --intensity 0.7 --out demo-output/sad.wav
 
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
