@@ -72,8 +72,7 @@ def main() -> None:
     neutral_audio, rendered, deltas = [], {}, {e: {i: [] for i in INTENSITIES} for e in EMOTIONS}
     started = time.perf_counter()
     for index, text in enumerate(texts):
-        speech = voice.synthesize(text, seed=index).audio
-        speech = speech * (10 ** (tts.config.loudness_db / 20) / np.sqrt(np.mean(speech**2)))
+        speech = tts.neutral_speech(text, seed=index)
         features = vocoder.analyze(speech, rate)
         neutral = renderer.render(speech, rate, "neutral", features=features, seed=index).audio
         neutral_audio.append(neutral)

@@ -50,7 +50,7 @@ def resolve_pipeline_path(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path).expanduser()
     if (path / "model_index.json").is_file():
         return path
-    if path.parent == Path(".") or not path.is_absolute():
+    if not path.is_absolute():
         for folder in pipeline_dirs():
             candidate = folder / str(name_or_path)
             if (candidate / "model_index.json").is_file():

@@ -19,7 +19,14 @@ from ..errors import EmogenError
 from ..speech.renderer import EmotionRenderer
 from ..speech.voice import PiperVoice
 from ..speech.world import WorldVocoder
-from .utils import EmotionInput, check_intensity, check_output_type, resolve_seed, to_output
+from .utils import (
+    EmotionInput,
+    check_intensity,
+    check_output_type,
+    final_emotion,
+    resolve_seed,
+    to_output,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +160,15 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         return found
 
     # ----- 3-5. synthesise, render, join --------------------------------------------------------
+    def neutral_speech(self, sentence: str, seed: int | np.random.Generator | None) -> np.ndarray:
+        """The voice's neutral `(T,)` float32 speech of one sentence at `loudness_db` RMS (the
+        same level for every sentence, with headroom for louder emotions)."""
+        audio = self.voice.synthesize(sentence, seed=seed).audio
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if rms > 0:
+            audio = (audio * (10 ** (self.config.loudness_db / 20) / rms)).astype(np.float32)
+        return audio
+
     def _speak(
         self,
         sentence: str,
@@ -160,15 +176,11 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         offset_s: float,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        neutral = self.voice.synthesize(sentence, seed=int(rng.integers(2**31)))
-        audio = neutral.audio
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-        if rms > 0:  # same loudness for every sentence before the emotion changes it
-            audio = audio * (10 ** (self.config.loudness_db / 20) / rms)
+        audio = self.neutral_speech(sentence, seed=int(rng.integers(2**31)))
         # Neutral goes through the same analysis/synthesis, so every emotion shares one voice path.
         rendered = self.renderer.render(
             audio,
-            neutral.sample_rate,
+            self.voice.sample_rate,
             emotion,
             vocoder=self.vocoder,
             time_offset=offset_s,
@@ -177,7 +189,7 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         return rendered.audio
 
     def _pause(self, emotion: Emotion | EmotionCurve, sample_rate: int) -> np.ndarray:
-        scale = 2.0 ** self.renderer.controls(_at_end(emotion))["pause_log2"]
+        scale = 2.0 ** self.renderer.controls(final_emotion(emotion))["pause_log2"]
         return np.zeros(round(self.config.sentence_pause_s * scale * sample_rate), np.float32)
 
     def stream(
@@ -206,7 +218,7 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             if index < len(sentences) - 1:
                 audio = np.concatenate([audio, self._pause(sentence_emotion, rate)])
             offset += len(audio) / rate
-            yield SpeechChunk(audio, rate, sentence, _at_end(sentence_emotion), index)
+            yield SpeechChunk(audio, rate, sentence, final_emotion(sentence_emotion), index)
 
     @torch.no_grad()
     def __call__(
@@ -268,7 +280,3 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         if not return_dict:
             return audios, self.voice.sample_rate
         return EmotionalSpeechOutput(audios, self.voice.sample_rate, used, spoken)
-
-
-def _at_end(emotion: Emotion | EmotionCurve) -> Emotion:
-    return emotion.keyframes[-1].emotion if isinstance(emotion, EmotionCurve) else emotion

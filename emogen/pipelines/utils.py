@@ -35,6 +35,11 @@ def resolve_seed(generator: int | torch.Generator | np.random.Generator | None) 
     )
 
 
+def final_emotion(emotion: Emotion | EmotionCurve) -> Emotion:
+    """The emotion itself, or a curve's last keyframe (what an output reports for a curve)."""
+    return emotion.keyframes[-1].emotion if isinstance(emotion, EmotionCurve) else emotion
+
+
 def check_intensity(intensity: float | None) -> None:
     """None (keep each emotion's own) or a number in [0, 1]."""
     if intensity is None:

@@ -16,7 +16,14 @@ from ..speech.audio import load_audio
 from ..speech.renderer import EmotionRenderer
 from ..speech.world import WorldVocoder
 from .tts import EmotionalSpeechOutput
-from .utils import EmotionInput, check_intensity, check_output_type, resolve_seed, to_output
+from .utils import (
+    EmotionInput,
+    check_intensity,
+    check_output_type,
+    final_emotion,
+    resolve_seed,
+    to_output,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +129,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
             )
             outputs.append(rendered.audio)
             rates.append(rate)
-            used.append(
-                [target.keyframes[-1].emotion if isinstance(target, EmotionCurve) else target]
-            )
+            used.append([final_emotion(target)])
         if len(set(rates)) > 1:
             raise EmogenError(
                 f"a batch must share one sample rate, got {sorted(set(rates))}; convert them "
