@@ -72,9 +72,22 @@ def test_higher_f0_gives_higher_mean():
 def test_wider_glide_gives_larger_range():
     narrow = measure(speech_like(140.0, 160.0))
     wide = measure(speech_like(100.0, 200.0))
-    # 5th-95th percentile of a linear glide in Hz, in semitones.
-    assert wide.f0_range_semitones == pytest.approx(12 * np.log2(195 / 105), abs=0.7)
-    assert narrow.f0_range_semitones < 2.5 < 8 < wide.f0_range_semitones
+    # 20th-80th percentile of a linear glide in Hz, in semitones.
+    assert wide.f0_range_semitones == pytest.approx(12 * np.log2(180 / 120), abs=0.5)
+    assert narrow.f0_range_semitones < 2.0 < 6.0 < wide.f0_range_semitones
+
+
+def test_range_ignores_a_few_octave_errors():
+    audio = speech_like(100.0, 200.0)
+    clean = measure(audio)
+    features = WorldVocoder().analyze(audio, SAMPLE_RATE)
+    f0 = features.f0.copy()
+    voiced = np.flatnonzero(f0 > 0)
+    wrong = voiced[:: len(voiced) // 8][:8]  # ~3 % of the voiced frames an octave off
+    f0[wrong[::2]] *= 2.0
+    f0[wrong[1::2]] /= 2.0
+    noisy = prosody_features(audio, SAMPLE_RATE, features.replace(f0=f0))
+    assert noisy.f0_range_semitones == pytest.approx(clean.f0_range_semitones, abs=0.3)
 
 
 def test_rising_and_falling_glides_give_opposite_slope_and_final_rise():
@@ -110,6 +123,19 @@ def test_faster_syllable_pulses_give_a_higher_speech_rate():
     assert slow.speech_rate == pytest.approx(4.0, rel=0.2)
     assert fast.speech_rate == pytest.approx(6.0, rel=0.2)
     assert slow.pause_ratio == fast.pause_ratio == 0.0
+
+
+def test_known_syllables_give_the_rate_over_speaking_time():
+    audio = speech_like(seconds=2.0, syllable_rate=5.0, silences=[(1.0, 0.5)])
+    detected = measure(audio)
+    counted = prosody_features(audio, SAMPLE_RATE, syllables=10)
+    assert counted.speech_rate == pytest.approx(5.0, rel=0.1)  # 10 in 2 s of speaking time
+    double = prosody_features(audio, SAMPLE_RATE, syllables=20)
+    assert double.speech_rate == pytest.approx(2 * counted.speech_rate)
+    assert counted.pause_ratio == detected.pause_ratio
+    for bad in (-1, 2.5, True):
+        with pytest.raises(EmogenError, match="syllables must be None or an integer"):
+            prosody_features(audio, SAMPLE_RATE, syllables=bad)
 
 
 def test_inserted_silences_raise_the_pause_ratio_but_not_the_rate():
@@ -211,3 +237,7 @@ def test_acoustic_correlates_is_the_feature_dict(tmp_path):
     assert acoustic_correlates(tmp_path / "clip.wav") == correlates
     with pytest.raises(EmogenError, match="sample rate"):
         acoustic_correlates(audio)
+    # With the words known, the rate counts their syllables (9 in this sentence).
+    spoken = acoustic_correlates(audio, SAMPLE_RATE, text="I can't believe we won the button!")
+    expected = prosody_features(audio, SAMPLE_RATE, syllables=9).speech_rate
+    assert spoken["speech_rate"] == pytest.approx(expected)

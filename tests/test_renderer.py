@@ -11,6 +11,7 @@ import pytest
 
 from emogen.emotion import Emotion, EmotionCurve
 from emogen.errors import EmogenError
+from emogen.speech.prosody import frame_levels_db
 from emogen.speech.renderer import (
     PROSODY_CONTROLS,
     EmotionRenderer,
@@ -43,6 +44,12 @@ def harmonic_tone(f0_hz: float, seconds: float, sample_rate: int = 22050) -> np.
 
 def semitones(f0: np.ndarray) -> np.ndarray:
     return 12.0 * np.log2(f0 / 100.0)
+
+
+def voiced_level_db(audio: np.ndarray, features: WorldFeatures) -> float:
+    """Mean power of the 25 ms windows at the voiced frames of `features`, in dB."""
+    levels = frame_levels_db(audio, features.sample_rate, features.times, 0.025)
+    return float(10 * np.log10(np.mean(10 ** (levels[features.voiced] / 10))))
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +243,13 @@ def test_neutral_rendering_is_the_plain_resynthesis(renderer, speech, features, 
     out = render(renderer, speech, features, vocoder, emotion, seed=0)
     np.testing.assert_allclose(vocoder.synthesized.f0, features.f0, rtol=1e-12)
     np.testing.assert_array_equal(vocoder.synthesized.spectral_envelope, features.spectral_envelope)
-    np.testing.assert_array_equal(out.audio, WorldVocoder().synthesize(features))
+    # The plain resynthesis, brought back to the input's voiced level (see render).
+    plain = WorldVocoder().synthesize(features)
+    gain = np.dot(out.audio, plain) / np.dot(plain, plain)
+    np.testing.assert_allclose(out.audio, gain * plain, rtol=1e-4, atol=1e-6)
+    assert voiced_level_db(out.audio, features) == pytest.approx(
+        voiced_level_db(speech[0], features), abs=0.01
+    )
     assert not out.controls.any()
     np.testing.assert_allclose(out.time_map, features.times)
 
@@ -337,6 +350,22 @@ def test_energy_and_tilt_shape_the_envelope(renderer, speech, features):
     assert energy < 0 and tilt < 0  # sad is softer with less high-frequency energy
 
 
+@pytest.mark.parametrize("shift", [4.0, -3.0])
+def test_pitch_shifts_keep_the_level_and_energy_moves_it(speech, features, vocoder, shift):
+    # WORLD resynthesis at a shifted F0 alone loses ~1 dB; the renderer restores the level.
+    audio, rate = speech
+    shifted = EmotionRenderer(profiles={"happy": {"pitch_shift_st": shift}})
+    out = shifted.render(audio, rate, "happy", vocoder=vocoder, features=features).audio
+    assert voiced_level_db(out, features) == pytest.approx(
+        voiced_level_db(audio, features), abs=0.05
+    )
+    louder = EmotionRenderer(profiles={"happy": {"pitch_shift_st": shift, "energy_db": 2.0}})
+    out = louder.render(audio, rate, "happy", vocoder=vocoder, features=features).audio
+    assert voiced_level_db(out, features) - voiced_level_db(audio, features) == pytest.approx(
+        2.0, abs=0.05
+    )
+
+
 def test_breathiness_adds_aperiodicity_to_voiced_frames_above_500_hz(renderer, features):
     controls = renderer.control_track("sad", features.times)
     aperiodicity = renderer._edit_aperiodicity(features, controls)
@@ -401,7 +430,8 @@ def test_a_curve_changes_the_controls_inside_the_utterance(renderer, speech, fea
 def test_source_emotion_is_taken_out(renderer, speech, features, vocoder):
     same = render(renderer, speech, features, vocoder, "angry", source_emotion="angry", seed=0)
     assert np.abs(same.controls).max() < 1e-12
-    np.testing.assert_array_equal(same.audio, vocoder.synthesize(features))
+    neutral = render(renderer, speech, features, vocoder, "neutral", seed=0)
+    np.testing.assert_array_equal(same.audio, neutral.audio)
     calmer = render(renderer, speech, features, vocoder, "neutral", source_emotion="angry", seed=0)
     np.testing.assert_allclose(
         calmer.controls, -renderer.control_vector("angry")[None].repeat(features.num_frames, 0)
@@ -445,7 +475,7 @@ def test_output_is_finite_float32_and_never_clips(renderer, speech, vocoder, lou
     out = renderer.render(audio, rate, emotion, vocoder=vocoder, features=features, seed=0)
     assert out.audio.dtype == np.float32 and out.audio.ndim == 1
     assert np.isfinite(out.audio).all()
-    assert 0.9 < np.abs(out.audio).max() <= 0.99  # scaled back, not clipped
+    assert 0.9 < np.abs(out.audio).max() <= np.float32(0.99)  # scaled back, not clipped
     assert out.sample_rate == rate
 
 

@@ -17,6 +17,7 @@ from emogen.errors import EmogenError
 from emogen.speech import PiperVoice, VoiceOutput, list_voices
 from emogen.speech import voice as voice_module
 from emogen.speech.piper_graph import edit_piper_graph
+from emogen.speech.voice import count_syllables
 
 SENTENCE = "The weather is lovely today, friend."  # six words
 LONG_SENTENCE = (
@@ -336,3 +337,21 @@ def test_bad_synthesis_arguments_are_errors(voice, kwargs, message):
 def test_bad_config_is_an_error(kwargs, message):
     with pytest.raises(EmogenError, match=message):
         PiperVoice(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("The quick brown fox jumps over the lazy dog.", 11),
+        ("I can't believe we won the button!", 9),  # syllabic n in "button"
+        ("Creating beautiful opportunities", 11),
+        ("Hello there. How are you? Good night.", 8),
+    ],
+)
+def test_count_syllables_counts_the_vowel_nuclei(text, count):
+    assert count_syllables(text) == count
+
+
+def test_count_syllables_refuses_empty_text():
+    with pytest.raises(EmogenError, match="non-empty text"):
+        count_syllables("  ")

@@ -250,9 +250,46 @@ def test_explicit_fft_size_and_frame_period(glide):
         WorldVocoder(fft_size=512).analyze(audio, SAMPLE_RATE)
 
 
+def test_fast_settings_keep_the_analysis_close(joe):
+    """The TTS default's settings: a 65 Hz window floor (FFT 1024) and D4C on every 2nd frame."""
+    audio, sample_rate = joe
+    full = WorldVocoder().analyze(audio, sample_rate)
+    fast = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2).analyze(audio, sample_rate)
+    assert full.fft_size == 2048 and fast.fft_size == 1024
+    assert np.array_equal(fast.f0, full.f0)  # F0 is still tracked down to f0_floor
+    assert (full.f0[full.voiced] < 65.0).any()  # ... and this voice goes below the window floor
+    voiced = full.voiced
+    # Band aperiodicity: within ~0.2 dB on average of D4C on every frame, unvoiced frames equal.
+    full_db = 20 * np.log10(full.aperiodicity[voiced][:, ::2])
+    fast_db = 20 * np.log10(fast.aperiodicity[voiced])
+    assert np.abs(full_db - fast_db).mean() < 0.3
+    assert np.allclose(fast.aperiodicity[~voiced], full.aperiodicity[~voiced][:, ::2])
+    # The envelope keeps its shape below 5 kHz on the coarser FFT grid.
+    band = fast.frequencies < 5000
+    coarse = np.log(full.spectral_envelope[voiced][:, ::2][:, band])
+    assert (
+        np.corrcoef(coarse.ravel(), np.log(fast.spectral_envelope[voiced][:, band]).ravel())[0, 1]
+        > 0.98
+    )
+    resynthesized = WorldVocoder().synthesize(fast)
+    assert np.std(resynthesized) == pytest.approx(np.std(audio), rel=0.2)
+
+
+def test_window_floor_sets_the_fft_size_at_any_rate():
+    vocoder = WorldVocoder(window_f0_floor=65.0)
+    assert vocoder.fft_size_for(22050) == 1024
+    assert vocoder.fft_size_for(44100) == 2048
+    with pytest.raises(EmogenError, match="raise window_f0_floor"):
+        WorldVocoder(window_f0_floor=65.0, fft_size=512).fft_size_for(22050)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"window_f0_floor": 50.0}, ">= f0_floor"),
+        ({"window_f0_floor": 600.0}, "window_f0_floor"),
+        ({"aperiodicity_stride": 0}, r"aperiodicity_stride must be an integer in \[1, 8\]"),
+        ({"aperiodicity_stride": 2.0}, "aperiodicity_stride"),
         ({"f0_method": "crepe"}, r"one of \['yin', 'dio', 'harvest'\]"),
         ({"f0_floor": 300.0, "f0_ceil": 200.0}, "below f0_ceil"),
         ({"frame_period_ms": 0.0}, "frame_period_ms"),

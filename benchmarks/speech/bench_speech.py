@@ -3,8 +3,10 @@
 For each sentence of sentences.txt the embedded TTS speaks it neutrally; every basic emotion is then
 rendered at intensities 0 .. 1 and measured against the neutral rendering:
 
-- acoustic correlates (emogen.eval.speech.acoustic_correlates): pitch mean and range (semitones),
-  speech rate (syllables/s), energy (dB), spectral tilt (alpha ratio, dB). Each must move in the
+- acoustic correlates (emogen.eval.speech.acoustic_correlates): pitch mean and range (semitones,
+  20-80 percentile span as in eGeMAPS), speech rate (the sentence's syllables, counted from its
+  espeak-ng transcription, per second of speaking time), energy (dB), spectral tilt (alpha ratio,
+  dB). Each must move in the
   direction of the cited profile (data/prosody_profiles.json) and monotonically with intensity;
 - intelligibility: Whisper tiny.en word error rate at intensity 0.7 vs the neutral rendering;
 - voice kept: speaker similarity of each emotional rendering (0.7) to the neutral rendering;
@@ -76,13 +78,13 @@ def main() -> None:
         features = vocoder.analyze(speech, rate)
         neutral = renderer.render(speech, rate, "neutral", features=features, seed=index).audio
         neutral_audio.append(neutral)
-        base = acoustic_correlates(neutral, rate)
+        base = acoustic_correlates(neutral, rate, text=text)
         for emotion in EMOTIONS:
             for intensity in INTENSITIES:
                 out = renderer.render(
                     speech, rate, f"{emotion}:{intensity}", features=features, seed=index
                 ).audio
-                measured = acoustic_correlates(out, rate)
+                measured = acoustic_correlates(out, rate, text=text)
                 deltas[emotion][intensity].append({k: measured[k] - base[k] for k in CORRELATES})
                 if intensity == 0.75 or (intensity == 0.5 and args.quick):
                     rendered[(emotion, index)] = out

@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import EmogenError
 from ..speech.audio import load_audio
 from ..speech.prosody import prosody_features
+from ..speech.voice import count_syllables
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -61,7 +62,10 @@ _INSTALL_HINT = "install the evaluation extra: pip install 'emogen[eval]'"
 
 
 def acoustic_correlates(
-    audio: np.ndarray | str | os.PathLike, sample_rate: int | None = None
+    audio: np.ndarray | str | os.PathLike,
+    sample_rate: int | None = None,
+    text: str | None = None,
+    language: str = "en-us",
 ) -> dict[str, float]:
     """Prosody features of one utterance, as `{name: value}` in `ProsodyFeatures.NAMES` order.
 
@@ -69,6 +73,9 @@ def acoustic_correlates(
         audio: `(T,)` mono (or multichannel, downmixed) waveform at `sample_rate`, or a path to
             an audio file (then `sample_rate` may be None).
         sample_rate: rate of an array `audio` in Hz.
+        text: what is said, if known: the speech rate then counts its syllables
+            (`count_syllables`) instead of detecting syllable nuclei, which is steadier.
+        language: espeak-ng language of `text`.
 
     Returns:
         f0_mean_semitones, f0_range_semitones, f0_slope_semitones_per_s, f0_final_rise_semitones,
@@ -76,13 +83,14 @@ def acoustic_correlates(
         pause_ratio, duration_s (see `ProsodyFeatures` for definitions and sources).
 
     Example:
-        >>> acoustic_correlates(audio, 22050)["f0_mean_semitones"]
+        >>> acoustic_correlates(audio, 22050, text="The weather is lovely today.")["speech_rate"]
     """
     if isinstance(audio, np.ndarray):
         waveform, rate = load_audio(audio, source_sample_rate=sample_rate, max_seconds=None)
     else:
         waveform, rate = load_audio(audio, max_seconds=None)
-    return prosody_features(waveform, rate).as_dict()
+    syllables = None if text is None else count_syllables(text, language)
+    return prosody_features(waveform, rate, syllables=syllables).as_dict()
 
 
 # ---------------------------------------------------------------------------- text normalisation

@@ -69,7 +69,10 @@ class ProsodyFeatures:
 
     Attributes:
         f0_mean_semitones: mean F0 of voiced frames, in semitones re 100 Hz (12 * log2(f0/100)).
-        f0_range_semitones: 5th to 95th percentile span of F0, in semitones.
+        f0_range_semitones: 20th to 80th percentile span of F0, in semitones (eGeMAPS'
+            "pctlrange0-2", Eyben et al. 2016): wider spans count the few frames a tracker gets
+            an octave wrong, which on resynthesized speech moved a 5-95 span by 2 st from one
+            rendering to the next.
         f0_slope_semitones_per_s: slope of a line fitted to F0 (semitones) against time over the
             voiced frames: declination when negative.
         f0_final_rise_semitones: mean F0 of the last 300 ms of voiced frames minus that of the
@@ -87,8 +90,10 @@ class ProsodyFeatures:
         hnr_db: harmonics-to-noise ratio in 0-4 kHz from WORLD's decomposition (periodic power
             sp * (1 - ap^2) over aperiodic power sp * ap^2, as WORLD's synthesis mixes them),
             mean over voiced frames. Lower is breathier or rougher.
-        speech_rate: syllable nuclei per second of speaking time (pauses and leading and trailing
-            silence excluded: de Jong & Wempe 2009's "articulation rate").
+        speech_rate: syllables per second of speaking time (pauses and leading and trailing
+            silence excluded: de Jong & Wempe 2009's "articulation rate"). Syllables are counted
+            from the transcript when it is given (`syllables`), else as detected syllable nuclei
+            (de Jong & Wempe 2009), which miss or add a few per sentence.
         pause_ratio: fraction of the time from the first to the last sound spent in pauses
             (silences over 100 ms).
         duration_s: length of the audio in seconds.
@@ -134,7 +139,10 @@ ProsodyFeatures.NAMES = tuple(field.name for field in dataclasses.fields(Prosody
 
 
 def prosody_features(
-    audio: np.ndarray, sample_rate: int, features: WorldFeatures | None = None
+    audio: np.ndarray,
+    sample_rate: int,
+    features: WorldFeatures | None = None,
+    syllables: int | None = None,
 ) -> ProsodyFeatures:
     """Measure the prosody of one utterance.
 
@@ -143,6 +151,8 @@ def prosody_features(
         sample_rate: its rate in Hz.
         features: its WORLD analysis, if already computed (must be of this audio: same rate,
             frame count within one); None analyses it with a default `WorldVocoder`.
+        syllables: the number of syllables spoken, from the transcript (see
+            `emogen.speech.voice.count_syllables`); None detects syllable nuclei instead.
 
     Returns:
         `ProsodyFeatures`, every value finite.
@@ -177,15 +187,20 @@ def prosody_features(
     semitones = 12.0 * np.log2(f0[voiced] / F0_REFERENCE_HZ)
     voiced_times = times[voiced]
 
-    energy = _frame_levels_db(audio, sample_rate, times, ENERGY_WINDOW_S)
+    energy = frame_levels_db(audio, sample_rate, times, ENERGY_WINDOW_S)
     voiced_energy = energy[voiced]
     silence_db = np.percentile(energy, 99) - SILENCE_BELOW_PEAK_DB
     speaking_s, pause_s = _speaking_and_pause_time(energy > silence_db, frame_s)
-    nuclei = _syllable_nuclei(audio, sample_rate, times, silence_db)
+    if syllables is None:
+        syllables = _syllable_nuclei(audio, sample_rate, times, silence_db)
+    elif (
+        isinstance(syllables, bool) or not isinstance(syllables, int | np.integer) or syllables < 0
+    ):
+        raise EmogenError(f"syllables must be None or an integer >= 0, got {syllables!r}")
 
     return ProsodyFeatures(
         f0_mean_semitones=float(semitones.mean()),
-        f0_range_semitones=float(np.percentile(semitones, 95) - np.percentile(semitones, 5)),
+        f0_range_semitones=float(np.percentile(semitones, 80) - np.percentile(semitones, 20)),
         f0_slope_semitones_per_s=_slope(voiced_times, semitones),
         f0_final_rise_semitones=_final_rise(semitones, frame_s),
         jitter_percent=_jitter_ppq5(f0),
@@ -193,7 +208,7 @@ def prosody_features(
         energy_range_db=float(np.percentile(voiced_energy, 95) - np.percentile(voiced_energy, 5)),
         spectral_tilt_db=_alpha_ratio_db(features, voiced),
         hnr_db=_hnr_db(features, voiced),
-        speech_rate=nuclei / speaking_s if speaking_s > 0 else 0.0,
+        speech_rate=float(syllables) / speaking_s if speaking_s > 0 else 0.0,
         pause_ratio=pause_s / (speaking_s + pause_s) if speaking_s + pause_s > 0 else 0.0,
         duration_s=audio.shape[0] / sample_rate,
     )
@@ -203,7 +218,7 @@ def _power_db(power: float) -> float:
     return max(_FLOOR_DB, 10.0 * math.log10(power)) if power > 0 else _FLOOR_DB
 
 
-def _frame_levels_db(
+def frame_levels_db(
     audio: np.ndarray, sample_rate: int, times: np.ndarray, window_s: float
 ) -> np.ndarray:
     """`(N,)` level in dB of a rectangular window of `window_s` centred on each frame."""
@@ -301,7 +316,7 @@ def _syllable_nuclei(
     audio: np.ndarray, sample_rate: int, times: np.ndarray, silence_db: float
 ) -> int:
     """Count syllable nuclei: voiced peaks of the intensity contour (de Jong & Wempe 2009)."""
-    contour = _frame_levels_db(audio, sample_rate, times, SYLLABLE_WINDOW_S)
+    contour = frame_levels_db(audio, sample_rate, times, SYLLABLE_WINDOW_S)
     peaks, _ = find_peaks(contour, height=silence_db, prominence=MIN_DIP_DB)
     voiced = [_periodicity(audio, sample_rate, times[peak]) >= VOICING_THRESHOLD for peak in peaks]
     return int(sum(voiced))

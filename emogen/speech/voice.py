@@ -16,9 +16,11 @@ that a seed applies per call without rebuilding the onnxruntime session.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import unicodedata
@@ -44,6 +46,7 @@ __all__ = [
     "PiperVoice",
     "VoiceInfo",
     "VoiceOutput",
+    "count_syllables",
     "list_voices",
 ]
 
@@ -625,6 +628,34 @@ def _has_speech_sound(phonemes: str) -> bool:
 
 def _preview(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+# Syllable nuclei in espeak-ng's IPA: a run of vowel letters (a diphthong is one run; stress and
+# length marks end or continue it) or a syllabic consonant (U+0329 below it).
+_IPA_VOWELS = "aeiouyæɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵøœɶʉʊʌʏᵻᵿ"
+_NUCLEUS = re.compile(f"[{_IPA_VOWELS}][{_IPA_VOWELS}ːˑ]*|\\S\u0329")
+
+
+def count_syllables(text: str, language: str = "en-us") -> int:
+    """Syllables in `text` as espeak-ng speaks it: the vowel nuclei of its IPA transcription.
+
+    The count for a speech-rate measure when the words are known (`prosody_features`'s
+    `syllables`). Vowels in hiatus that espeak writes without a mark between them ("idea",
+    /aɪdˈiə/) count as one.
+
+    Example:
+        >>> count_syllables("The quick brown fox jumps over the lazy dog.")
+        11
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise EmogenError("count_syllables needs non-empty text")
+    phonemes = _cached_espeak_backend(language).phonemize([text], strip=True, njobs=1)[0]
+    return len(_NUCLEUS.findall(unicodedata.normalize("NFD", phonemes)))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_espeak_backend(language: str):
+    return _espeak_backend(language)
 
 
 _espeak_configured = False

@@ -204,8 +204,18 @@ class WorldVocoder(EmogenComponent):
             Speed on one thread, 3 s of 22.05 kHz speech, F0 only: yin ~0.02 s per second of
             audio, dio ~0.02, harvest ~0.3; the envelope and aperiodicity add ~0.09 to each.
         fft_size: FFT size of the envelope and aperiodicity (a power of two). None: pyworld's
-            `get_cheaptrick_fft_size(sample_rate, f0_floor)`, the smallest that resolves
-            `f0_floor` (2048 at 22.05 kHz with a 60 Hz floor: K = 1025 bins).
+            `get_cheaptrick_fft_size(sample_rate, window_f0_floor)`, the smallest that resolves
+            the window floor (2048 at 22.05 kHz with a 60 Hz floor: K = 1025 bins).
+        window_f0_floor: lowest F0 whose 3-period CheapTrick window the FFT must hold, in Hz;
+            None: `f0_floor`. Raising it halves the FFT size, and with it the time of the
+            envelope and of synthesis (65 Hz gives 1024 at 22.05 kHz), while F0 is still
+            tracked down to `f0_floor`: the rarer frames below the window floor get the
+            window of `pyworld.get_cheaptrick_f0_floor(sample_rate, fft_size)`.
+        aperiodicity_stride: D4C estimates the aperiodicity on every `aperiodicity_stride`-th
+            frame and at every voicing change, and the frames between are interpolated (in log
+            aperiodicity, within voiced runs; unvoiced frames are fully aperiodic as in D4C).
+            D4C is the slowest part of the analysis, and band aperiodicity moves slowly: its
+            windows span 3 periods of F0, ~30 ms for a low voice (Morise 2016).
 
     Example:
         >>> vocoder = WorldVocoder(f0_method="harvest")
@@ -225,6 +235,8 @@ class WorldVocoder(EmogenComponent):
         f0_ceil: float = 500.0,
         f0_method: str = "yin",
         fft_size: int | None = None,
+        window_f0_floor: float | None = None,
+        aperiodicity_stride: int = 1,
     ):
         _check_positive("frame_period_ms", frame_period_ms, high=100.0)
         _check_positive("f0_floor", f0_floor, high=2000.0)
@@ -240,17 +252,34 @@ class WorldVocoder(EmogenComponent):
             or fft_size & (fft_size - 1)
         ):
             raise EmogenError(f"fft_size must be None or a power of two >= 64, got {fft_size!r}")
+        if window_f0_floor is not None:
+            _check_positive("window_f0_floor", window_f0_floor, high=f0_ceil)
+            if window_f0_floor < f0_floor:
+                raise EmogenError(
+                    f"window_f0_floor ({window_f0_floor} Hz) must be None or >= f0_floor "
+                    f"({f0_floor} Hz)"
+                )
+        if (
+            isinstance(aperiodicity_stride, bool)
+            or not isinstance(aperiodicity_stride, int)
+            or not 1 <= aperiodicity_stride <= 8
+        ):
+            raise EmogenError(
+                f"aperiodicity_stride must be an integer in [1, 8], got {aperiodicity_stride!r}"
+            )
 
     def fft_size_for(self, sample_rate: int) -> int:
-        """The FFT size used at `sample_rate` (the configured one, or pyworld's for f0_floor)."""
-        minimum = int(pyworld.get_cheaptrick_fft_size(sample_rate, self.config.f0_floor))
+        """The FFT size used at `sample_rate` (the configured one, or pyworld's for the window
+        floor)."""
+        floor = self.config.window_f0_floor or self.config.f0_floor
+        minimum = int(pyworld.get_cheaptrick_fft_size(sample_rate, floor))
         if self.config.fft_size is None:
             return minimum
         if self.config.fft_size < minimum:
             raise EmogenError(
-                f"fft_size={self.config.fft_size} is too small for f0_floor="
-                f"{self.config.f0_floor} Hz at {sample_rate} Hz: CheapTrick needs at least "
-                f"{minimum}; pass fft_size=None (or >= {minimum}), or raise f0_floor"
+                f"fft_size={self.config.fft_size} is too small for a CheapTrick window floor of "
+                f"{floor} Hz at {sample_rate} Hz: it needs at least {minimum}; pass "
+                f"fft_size=None (or >= {minimum}), or raise window_f0_floor"
             )
         return self.config.fft_size
 
@@ -293,10 +322,18 @@ class WorldVocoder(EmogenComponent):
                 x, sample_rate, config.f0_floor, config.f0_ceil, frame_period=frame_period
             )
             f0 = pyworld.stonemask(x, raw_f0, times, sample_rate)
-        envelope = pyworld.cheaptrick(
-            x, f0, times, sample_rate, f0_floor=config.f0_floor, fft_size=fft_size
+        # CheapTrick treats F0 at or below its floor as unvoiced (a 500 Hz window), so frames
+        # below the window's floor get the lowest window the FFT holds instead.
+        window_floor = max(
+            float(config.f0_floor), float(pyworld.get_cheaptrick_f0_floor(sample_rate, fft_size))
         )
-        aperiodicity = pyworld.d4c(x, f0, times, sample_rate, fft_size=fft_size)
+        window_f0 = np.where(f0 > 0, np.maximum(f0, window_floor * 1.0001), 0.0)
+        envelope = pyworld.cheaptrick(
+            x, window_f0, times, sample_rate, f0_floor=window_floor, fft_size=fft_size
+        )
+        aperiodicity = _aperiodicity(
+            x, f0, times, sample_rate, fft_size, config.aperiodicity_stride
+        )
         return WorldFeatures(
             f0=f0,
             spectral_envelope=envelope,
@@ -493,6 +530,42 @@ def _best_path(
     voiced = path < count
     chosen = f0[np.arange(num_frames), np.minimum(path, count - 1)]
     return np.where(voiced, chosen, 0.0)
+
+
+def _aperiodicity(
+    x: np.ndarray, f0: np.ndarray, times: np.ndarray, sample_rate: int, fft_size: int, stride: int
+) -> np.ndarray:
+    """D4C band aperiodicity on every `stride`-th frame and at voicing changes, interpolated."""
+    if stride == 1:
+        return pyworld.d4c(x, f0, times, sample_rate, fft_size=fft_size)
+    voiced = f0 > 0
+    count = f0.shape[0]
+    changes = np.flatnonzero(np.diff(voiced.astype(np.int8))) if count > 1 else np.array([], int)
+    # Both frames around each voicing change, so every voiced run has an anchor at each end.
+    anchors = np.unique(np.concatenate([np.arange(0, count, stride), changes, changes + 1]))
+    anchors = anchors[(anchors >= 0) & (anchors < count)]
+    anchors = np.unique(np.append(anchors, count - 1))
+    estimated = pyworld.d4c(
+        x,
+        np.ascontiguousarray(f0[anchors]),
+        np.ascontiguousarray(times[anchors]),
+        sample_rate,
+        fft_size=fft_size,
+    )
+    # D4C gives unvoiced frames 1 - 1e-12 in every band (kMySafeGuardMinimum).
+    aperiodicity = np.full((count, estimated.shape[1]), 1.0 - 1e-12)
+    voiced_anchors = anchors[voiced[anchors]]
+    if voiced_anchors.size:
+        log_estimated = np.log(np.maximum(estimated[voiced[anchors]], 1e-12))
+        frames = np.flatnonzero(voiced)
+        upper = np.clip(np.searchsorted(voiced_anchors, frames), 1, max(1, voiced_anchors.size - 1))
+        lower = upper - 1 if voiced_anchors.size > 1 else upper * 0
+        upper = upper if voiced_anchors.size > 1 else upper * 0
+        span = np.maximum(voiced_anchors[upper] - voiced_anchors[lower], 1)
+        weight = np.clip((frames - voiced_anchors[lower]) / span, 0.0, 1.0)[:, None]
+        mixed = (1.0 - weight) * log_estimated[lower] + weight * log_estimated[upper]
+        aperiodicity[frames] = np.exp(mixed)
+    return aperiodicity
 
 
 def _check_positive(name: str, value: float, high: float) -> None:
