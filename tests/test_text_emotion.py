@@ -278,6 +278,82 @@ def test_prototype_embeddings_are_cached_under_the_user_cache_dir(
     assert not [p for p in package.joinpath("data").iterdir() if p.name.endswith(".npy")]
 
 
+def test_valence_examples_ship_grouped_by_valence_and_are_not_dev_or_test_sentences():
+    data = json.loads(
+        resources.files("emogen.emotion").joinpath("data/text_valence_examples.json").read_text()
+    )
+    assert {"unpleasant", "neutral", "pleasant"} <= set(data)
+    taxonomy = load_taxonomy()
+    recognised = set(text_emotion._prototypes()[0])
+    sentences = []
+    for key, sign in (("unpleasant", -1), ("neutral", 0), ("pleasant", 1)):
+        for name, group in data[key].items():
+            assert name in recognised and group
+            if name not in ("neutral", "surprised"):  # surprise has either valence
+                assert np.sign(taxonomy.categories[name].vad[0]) == sign, name
+            sentences += group
+    lower = {s.lower() for s in sentences}
+    assert len(lower) == len(sentences)
+    prototypes = {s.lower() for s in text_emotion._prototypes()[1]}
+    assert not lower & prototypes
+    root = Path(__file__).resolve().parents[1] / "benchmarks/emotion"
+    for name in ("text_emotion_dev.jsonl", "text_emotion_test3.jsonl"):
+        if (root / name).exists():
+            with open(root / name, encoding="utf-8") as handle:
+                held_out = {json.loads(line)["text"].lower() for line in handle if line.strip()}
+            assert not lower & held_out, name
+    names, _, owner = text_emotion._prototypes()
+    prototypes_kept = sum(names[category] != "surprised" for category in owner)
+    examples, valence = text_emotion._valence_examples()
+    assert len(examples) == len(valence) == len(sentences) + prototypes_kept
+    assert set(valence) == {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "nearest"),
+    [
+        ("The basement flooded while we were away and our photo albums are ruined.", 0),
+        ("The bus timetable changes on the first of June.", 1),
+        ("My daughter took her first steps across the living room today.", 2),
+    ],
+)
+def test_valence_similarity_is_highest_for_the_valence_of_the_situation(
+    recognizer, sentence, nearest
+):
+    (embedded,) = text_emotion._encode([sentence])
+    similarity = text_emotion._valence_similarity(embedded.embedding)
+    assert similarity.shape == (3,)
+    assert int(np.argmax(similarity)) == nearest, similarity
+
+
+@pytest.mark.parametrize(
+    ("sentence", "sign"),
+    [
+        ("The dentist said I need three fillings and a root canal.", -1),
+        ("The builders finished our kitchen a week early.", 1),
+    ],
+)
+def test_valence_examples_give_a_valence_to_situations_without_emotion_words(
+    recognizer, monkeypatch, sentence, sign
+):
+    result = recognizer(sentence)
+    assert np.sign(valence(result)) == sign, result
+    monkeypatch.setattr(text_emotion, "VALENCE_EXAMPLES_WEIGHT", 0.0)
+    assert recognizer(sentence).category == "neutral"  # categories and VADER alone: no emotion
+
+
+def test_valence_example_embeddings_are_cached_under_the_user_cache_dir(
+    recognizer, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = text_emotion._valence_example_embeddings.__wrapped__()
+    cached = list((tmp_path / "emogen").glob("text_valence_examples-*.npy"))
+    assert len(cached) == 1
+    assert fresh.shape == (len(text_emotion._valence_examples()[0]), 384)
+    np.testing.assert_allclose(np.load(cached[0]), fresh, atol=1e-6)
+    np.testing.assert_allclose(fresh, text_emotion._valence_example_embeddings(), atol=1e-5)
+
+
 def test_importing_the_module_loads_no_model():
     code = (
         "import sys, emogen.emotion.text; "

@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.platform()}, Python {platform.python_version()}, "
         f"torch {torch.__version__} on 1 CPU thread",
         "- method: `emogen.emotion.text` (prototype similarity of all-MiniLM-L6-v2 sentence "
-        "embeddings + VADER valence + emotion words + negation + degree words); constants set on "
-        "the dev set `text_emotion_dev.jsonl` only",
+        "embeddings + nearest valence examples + VADER valence + emotion words + negation + degree "
+        "words); constants set on the dev set `text_emotion_dev.jsonl` only",
         "",
         "## Summary",
         "",

