@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -c constraints.txt -e '.[dev,eval]'
+	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) -c constraints.txt -e '.[dev,eval,train]'
 	@$(BIN)/python scripts/check_env.py
 	@touch $(STAMP)
 
@@ -49,7 +49,7 @@ format: install
 
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra eval $(UV_FLAGS) --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra eval --extra train $(UV_FLAGS) --python-version 3.11 \
 	  --no-header --override scripts/lock-overrides.txt -o constraints.txt
 	@$(BIN)/python scripts/check_env.py --constraints-only
 

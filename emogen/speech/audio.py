@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import soundfile
 from scipy.signal import resample_poly
 
+from .._files import atomic_path
 from ..errors import EmogenError
 
 __all__ = [
@@ -163,26 +163,16 @@ def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> 
     if peak > 1.0:
         logger.warning("audio peak %.3f > 1.0 is clipped when writing %s", peak, path)
 
-    # Reserve a unique temporary name with the mode a new file would get (0o666 minus the umask);
-    # soundfile then opens it by name and writes the samples.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        with atomic_path(path) as temporary:
+            soundfile.write(temporary, audio, sample_rate, format=file_format, subtype=subtype)
+    except soundfile.LibsndfileError as error:
+        raise EmogenError(
+            f"could not write {str(path)!r} as {file_format}/{subtype} at {sample_rate} Hz: "
+            f"{error.error_string}"
+        ) from error
     except OSError as error:
-        raise EmogenError(f"cannot write {str(path)!r}: {error.strerror}") from None
-    try:
-        soundfile.write(temporary, audio, sample_rate, format=file_format, subtype=subtype)
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, soundfile.LibsndfileError):
-            raise EmogenError(
-                f"could not write {str(path)!r} as {file_format}/{subtype} at {sample_rate} Hz: "
-                f"{error.error_string}"
-            ) from error
-        raise
+        raise EmogenError(f"cannot write {str(path)!r}: {error.strerror or error}") from error
     return path
 
 

@@ -29,6 +29,8 @@ from ..errors import EmogenError
 __all__ = ["F0_METHODS", "WorldFeatures", "WorldVocoder"]
 
 F0_METHODS = ("yin", "dio", "harvest")
+# D4C gives unvoiced frames this aperiodicity in every band (1 - kMySafeGuardMinimum): all noise.
+UNVOICED_APERIODICITY = 1.0 - 1e-12
 MIN_FRAMES = 3
 MIN_SAMPLE_RATE = 8000
 
@@ -552,8 +554,7 @@ def _aperiodicity(
         sample_rate,
         fft_size=fft_size,
     )
-    # D4C gives unvoiced frames 1 - 1e-12 in every band (kMySafeGuardMinimum).
-    aperiodicity = np.full((count, estimated.shape[1]), 1.0 - 1e-12)
+    aperiodicity = np.full((count, estimated.shape[1]), UNVOICED_APERIODICITY)
     voiced_anchors = anchors[voiced[anchors]]
     if voiced_anchors.size:
         log_estimated = np.log(np.maximum(estimated[voiced[anchors]], 1e-12))
