@@ -297,7 +297,7 @@ def test_valence_examples_ship_grouped_by_valence_and_are_not_dev_or_test_senten
     prototypes = {s.lower() for s in text_emotion._prototypes()[1]}
     assert not lower & prototypes
     root = Path(__file__).resolve().parents[1] / "benchmarks/emotion"
-    for name in ("text_emotion_dev.jsonl", "text_emotion_test3.jsonl"):
+    for name in ("text_emotion_dev.jsonl", "text_emotion_test3.jsonl", "text_emotion_test4.jsonl"):
         if (root / name).exists():
             with open(root / name, encoding="utf-8") as handle:
                 held_out = {json.loads(line)["text"].lower() for line in handle if line.strip()}

@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import atomic_path
 from ..errors import EmotionError
 from .emotion import DEGREE_WORDS, Emotion
 from .taxonomy import NEUTRAL, load_taxonomy
@@ -626,7 +627,12 @@ def _valence_example_embeddings() -> np.ndarray:
 def _valence_similarity(embedding: np.ndarray) -> np.ndarray:
     """`(3,)` mean cosine similarity of a `(384,)` unit embedding to its `VALENCE_TOP_K` nearest
     unpleasant, neutral and pleasant examples."""
-    similarity = _valence_example_embeddings() @ embedding
+    import torch
+
+    # torch keeps to its one thread; numpy's BLAS threads a product this size, which costs tens of
+    # milliseconds when the cores are busy.
+    examples = torch.from_numpy(_valence_example_embeddings())
+    similarity = (examples @ torch.from_numpy(np.asarray(embedding, np.float32))).numpy()
     valence = _valence_examples()[1]
     return np.array([np.sort(similarity[valence == v])[-VALENCE_TOP_K:].mean() for v in range(3)])
 
@@ -656,10 +662,8 @@ def _embed_fixed(sentences: Sequence[str], name: str) -> np.ndarray:
     embeddings = np.asarray(embeddings, dtype=np.float32)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        with open(partial, "wb") as handle:
+        with atomic_path(cache) as partial, open(partial, "wb") as handle:
             np.save(handle, embeddings, allow_pickle=False)
-        os.replace(partial, cache)
     except OSError as error:  # a read-only home only costs the cache
         logger.debug("could not cache sentence embeddings at %s: %s", cache, error)
     return embeddings
