@@ -567,13 +567,8 @@ def prepare_ravdess(
         utterance = _utterance(wav, manifest, wav.stem, text, f"ravdess_{actor}", emotion, skipped)
         if utterance is not None:
             utterances.append(dataclasses.replace(utterance, language="en"))
-            keys[wav.stem] = (channel, statement, repetition, actor, code)
-    neutral = {(ch, s, r, a): name for name, (ch, s, r, a, code) in keys.items() if code == "01"}
-    utterances = [
-        dataclasses.replace(u, pair=neutral.get(keys[u.id][:4])) if keys[u.id][4] != "01" else u
-        for u in utterances
-    ]
-    return _finish(manifest, utterances, skipped, "RAVDESS")
+            keys[wav.stem] = ((channel, statement, repetition, actor), code == "01")
+    return _finish(manifest, _pair_with_neutral(utterances, keys), skipped, "RAVDESS")
 
 
 def prepare_crema_d(
@@ -613,13 +608,23 @@ def prepare_crema_d(
         utterance = _utterance(wav, manifest, wav.stem, text, f"crema_{actor}", emotion, skipped)
         if utterance is not None:
             utterances.append(dataclasses.replace(utterance, language="en"))
-            keys[wav.stem] = (actor, sentence, code)
-    neutral = {(a, s): name for name, (a, s, code) in keys.items() if code == "NEU"}
-    utterances = [
-        dataclasses.replace(u, pair=neutral.get(keys[u.id][:2])) if keys[u.id][2] != "NEU" else u
+            keys[wav.stem] = ((actor, sentence), code == "NEU")
+    return _finish(manifest, _pair_with_neutral(utterances, keys), skipped, "CREMA-D")
+
+
+def _pair_with_neutral(
+    utterances: list[Utterance], keys: Mapping[str, tuple[tuple, bool]]
+) -> list[Utterance]:
+    """Point each emotional utterance at the neutral one of its group.
+
+    `keys`: utterance id -> (group, is neutral), the group naming what a parallel pair shares
+    (speaker and sentence, and for RAVDESS also channel and repetition).
+    """
+    neutral = {group: name for name, (group, is_neutral) in keys.items() if is_neutral}
+    return [
+        u if keys[u.id][1] else dataclasses.replace(u, pair=neutral.get(keys[u.id][0]))
         for u in utterances
     ]
-    return _finish(manifest, utterances, skipped, "CREMA-D")
 
 
 def prepare_folder(
