@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from tqdm.auto import tqdm
 
 HERE = Path(__file__).resolve().parent
@@ -70,22 +69,9 @@ class Job:
 
 def load_config(name_or_path: str) -> dict[str, Any]:
     """Read `configs/<name>.yaml` or a YAML path, and check its keys and types."""
-    from emogen.errors import EmogenError
+    from emogen.recipes import load_recipe_config
 
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = HERE / "configs" / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (HERE / "configs").glob("*.yaml"))
-        raise EmogenError(f"config {name_or_path!r} not found; give a YAML path or one of {known}")
-    config = yaml.safe_load(path.read_text()) or {}
-    missing = sorted(set(CONFIG_KEYS) - set(config))
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if missing or unknown:
-        raise EmogenError(f"{path}: missing keys {missing}, unknown keys {unknown}")
-    for key, kind in CONFIG_KEYS.items():
-        if not isinstance(config[key], kind):
-            raise EmogenError(f"{path}: {key!r} has the wrong type: {config[key]!r}")
+    config = load_recipe_config(name_or_path, HERE / "configs", CONFIG_KEYS)
     return config
 
 

@@ -1,0 +1,571 @@
+"""Train the diffusion voice-conversion model (EmoReg, Singh et al. 2024) with Accelerate.
+
+From a corpus manifest with parallel pairs (`Manifest.pairs()`: an emotional utterance and the
+neutral one of the same text and voice), the denoiser learns p(emotional frames | neutral frames,
+emotion): DDPM training (Ho et al. 2020) of `emogen.speech.acoustic.FrameDenoiser` jointly with
+the shared `EmotionEncoder`, the emotion entering as EmoReg's shifted embedding and dropped to
+the null emotion with `condition_dropout` for classifier-free guidance (Ho & Salimans 2022).
+
+Steps:
+    1. features: every paired wav -> `WorldVocoder(window_f0_floor=65, aperiodicity_stride=2)`
+       -> `WorldFrameCoder` frames, split between processes and cached in `<out>/features/`;
+       a `FrameNormalizer` fitted over them. The source is stretched to the target's length
+       (`align_frames`: emotions change the speaking rate).
+    2. an Accelerate loop over random aligned segments: prepare, backward, gradient clipping,
+       optional EMA, the loss logged to `<out>/loss.csv`, `save_state` every `save_every` steps
+       into `<out>/states/step-NNNNNNN` (`--resume` continues from the newest).
+    3. `save_pretrained` of denoiser, emotion encoder, normaliser, frame coder, vocoder and
+       scheduler into `<out>/` (one subfolder each).
+
+Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
+batches, noise and timesteps the uninterrupted run would have seen: it ends on the same step
+with the same weights.
+
+    .venv/bin/python training/vc_diffusion/train.py --config tiny \\
+        --manifest data/corpus-tiny/manifest.jsonl --out checkpoints/vc-diffusion-tiny
+    ACCELERATE_USE_CPU=true .venv/bin/accelerate launch --multi_gpu --num_processes 2 \\
+        training/vc_diffusion/train.py --config tiny --manifest ... --out ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CONFIG_KEYS = {
+    # model
+    "channels": int,  # FrameDenoiser width
+    "num_layers": int,
+    "dilation_cycle": int,
+    "emotion_hidden_size": int,  # EmotionEncoder hidden_size (= the denoiser's emotion_dims)
+    # diffusion
+    "num_train_timesteps": int,
+    "beta_schedule": str,  # diffusers DDPMScheduler beta_schedule
+    "prediction_type": str,  # epsilon | v_prediction | sample
+    # data
+    "segment_frames": int,  # random crops of this many 5 ms frames
+    "identity_pairs": bool,  # also learn neutral -> neutral (intensity 0 is the identity)
+    # optimisation
+    "steps": int,
+    "batch_size": int,  # per process
+    "learning_rate": float,
+    "lr_schedule": str,  # diffusers.optimization.get_scheduler name
+    "warmup_steps": int,
+    "max_grad_norm": float,
+    "condition_dropout": float,  # probability of the null emotion (classifier-free guidance)
+    "ema_decay": (float, type(None)),  # null: no EMA
+    "mixed_precision": str,  # no | fp16 | bf16
+    # bookkeeping
+    "log_every": int,
+    "eval_every": int,  # loss on a fixed batch (fixed noise and timesteps): a smooth curve
+    "save_every": int,
+    "keep_states": int,  # newest save_state folders kept
+    "seed": int,
+}
+FEATURES = "features"
+LOSS_LOG = "loss.csv"
+STATES = "states"
+SUMMARY = "training_summary.json"
+FRAMES_FILE = "frames.safetensors"
+
+logger = logging.getLogger("vc_diffusion")
+
+
+def load_config(name_or_path: str) -> dict[str, Any]:
+    """Read `configs/<name>.yaml` or a YAML path, and check its keys, types and ranges."""
+    from emogen.errors import EmogenError
+    from emogen.recipes import load_recipe_config
+
+    config = load_recipe_config(name_or_path, HERE / "configs", CONFIG_KEYS)
+    path = name_or_path
+    for key in ("steps", "batch_size", "segment_frames", "log_every", "eval_every", "save_every"):
+        if config[key] < 1:
+            raise EmogenError(f"{path}: {key} must be >= 1, got {config[key]}")
+    if not 0.0 <= config["condition_dropout"] < 1.0:
+        raise EmogenError(
+            f"{path}: condition_dropout must be in [0, 1), got {config['condition_dropout']}"
+        )
+    return config
+
+
+# ---------------------------------------------------------------------- 1. features
+
+
+@dataclass
+class PairData:
+    """Normalised training pairs: targets[i] `(N_i, D)`, sources[i] aligned to it, and the
+    emotion of each as EmoReg's direction inputs (at intensity 1) and step."""
+
+    ids: list[str]
+    targets: list[torch.Tensor]
+    sources: list[torch.Tensor]
+    emotions: list[str]
+    category_weights: torch.Tensor  # (P, C)
+    vad: torch.Tensor  # (P, 3)
+    full_intensity: torch.Tensor  # (P,) ones
+    steps: torch.Tensor  # (P,) intensities
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def build_features(manifest_path: Path, out: Path, skip_bad: bool, accelerator) -> tuple:
+    """Analyse every paired utterance (cached), fit the normaliser.
+
+    Returns:
+        `(manifest, frames, vocoder, coder, normalizer, skipped)`: frames maps utterance id ->
+        `(N, D)` float32 numpy frames; skipped lists pairs left out (no emotion label).
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from emogen.speech.audio import load_audio
+    from emogen.speech.corpus import read_manifest
+    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
+    from emogen.speech.world import WorldVocoder
+
+    manifest = read_manifest(manifest_path, skip_bad=skip_bad)
+    vocoder = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2)
+    coder = WorldFrameCoder()
+    pairs = manifest.pairs()
+    ids = sorted({u.id for pair in pairs for u in pair})
+    key = {
+        "manifest": str(manifest_path.resolve()),
+        "manifest_sha1": _file_digest(manifest_path),
+        "vocoder": dict(vocoder.config),
+        "coder": dict(coder.config),
+        "ids": len(ids),
+    }
+    folder = out / FEATURES
+    cached = folder / FRAMES_FILE
+    key_file = folder / "features.json"
+    fresh = cached.is_file() and key_file.is_file() and json.loads(key_file.read_text()) == key
+    if not fresh:
+        if accelerator.is_main_process:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        by_id = manifest.by_id()
+        with accelerator.split_between_processes(ids) as share:
+            frames = {}
+            for utterance_id in share:
+                audio, rate = load_audio(manifest.audio_path(by_id[utterance_id]))
+                frames[utterance_id] = coder.encode(vocoder.analyze(audio, rate))
+            save_file(frames, folder / f"shard-{accelerator.process_index:03d}.safetensors")
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            merged = {}
+            for shard in sorted(folder.glob("shard-*.safetensors")):
+                merged.update(load_file(shard))
+                shard.unlink()
+            save_file(merged, cached)
+            key_file.write_text(json.dumps(key, indent=2) + "\n")
+        accelerator.wait_for_everyone()
+    frames = load_file(cached)
+    normalizer = FrameNormalizer.fit(frames[i] for i in ids)
+    skipped = [emotional.id for emotional, _ in pairs if emotional.emotion is None]
+    return manifest, frames, vocoder, coder, normalizer, skipped
+
+
+def make_pairs(manifest, frames, normalizer, encoder, identity_pairs: bool) -> PairData:
+    """Training pairs of labelled emotional utterances (curve utterances are left out: the
+    conditioning is one emotion per utterance), plus neutral -> neutral ones if asked."""
+    from emogen.speech.acoustic import align_frames, full_intensity_inputs
+
+    chosen = [(e, n, e.emotion) for e, n in manifest.pairs() if e.emotion is not None]
+    if identity_pairs:
+        neutral_ids = sorted({n.id for _, n, _ in chosen})
+        by_id = manifest.by_id()
+        chosen += [(by_id[i], by_id[i], None) for i in neutral_ids]
+    if not chosen:
+        from emogen.errors import EmogenError
+
+        raise EmogenError(
+            "the manifest has no labelled parallel pair (an utterance with an emotion and a "
+            "`pair` naming its neutral rendering): nothing to train voice conversion on"
+        )
+    ids, targets, sources, emotions = [], [], [], []
+    for emotional, neutral, emotion in chosen:
+        target = normalizer.normalize(frames[emotional.id])
+        source = normalizer.normalize(align_frames(frames[neutral.id], target.shape[0]))
+        ids.append(emotional.id if emotion is not None else f"{neutral.id}->itself")
+        targets.append(torch.from_numpy(target))
+        sources.append(torch.from_numpy(source))
+        emotions.append("neutral" if emotion is None else emotion.label(digits=None))
+    # A neutral pair's direction is e(neutral) - e(neutral) = 0: the origin, at any step.
+    full, steps = full_intensity_inputs(encoder, emotions)
+    return PairData(
+        ids, targets, sources, emotions, full.category_weights, full.vad, full.intensity, steps
+    )
+
+
+# ---------------------------------------------------------------------- 2. the loop
+
+
+class VCTrainingModule(torch.nn.Module):
+    """Denoiser + emotion encoder as one module, so that one `prepare` (one DDP wrapper) syncs
+    both; forward is one training prediction."""
+
+    def __init__(self, denoiser, emotion_encoder):
+        super().__init__()
+        self.denoiser = denoiser
+        self.emotion_encoder = emotion_encoder
+
+    def forward(self, noisy, timesteps, source, category_weights, vad, full, steps, drop):
+        from emogen.emotion.encoder import EmotionInputs
+        from emogen.speech.acoustic import shifted_embedding
+
+        inputs = EmotionInputs(category_weights, vad, full)
+        embedding = shifted_embedding(self.emotion_encoder, inputs, steps, drop_condition=drop)
+        return self.denoiser(noisy, timesteps, source, embedding).sample
+
+
+def draw_batch(data: PairData, config: dict, generator: torch.Generator, num_timesteps: int):
+    """Random aligned segments of random pairs, noise, timesteps and dropped rows (all from
+    `generator`). Utterances shorter than a segment are zero-padded; `mask` marks real frames."""
+    size, length = config["batch_size"], config["segment_frames"]
+    index = torch.randint(len(data.targets), (size,), generator=generator)
+    dims = data.targets[0].shape[1]
+    target = torch.zeros(size, length, dims)
+    source = torch.zeros(size, length, data.sources[0].shape[1])
+    mask = torch.zeros(size, length, 1)
+    for row, i in enumerate(index.tolist()):
+        num_frames = data.targets[i].shape[0]
+        start = int(torch.randint(max(1, num_frames - length + 1), (1,), generator=generator))
+        used = min(length, num_frames - start)
+        target[row, :used] = data.targets[i][start : start + used]
+        source[row, :used] = data.sources[i][start : start + used]
+        mask[row, :used] = 1.0
+    noise = torch.randn(target.shape, generator=generator)
+    timesteps = torch.randint(num_timesteps, (size,), generator=generator)
+    drop = torch.rand(size, generator=generator) < config["condition_dropout"]
+    return {
+        "target": target,
+        "source": source,
+        "mask": mask,
+        "noise": noise,
+        "timesteps": timesteps,
+        "drop": drop,
+        "category_weights": data.category_weights[index],
+        "vad": data.vad[index],
+        "full": data.full_intensity[index],
+        "steps": data.steps[index],
+    }
+
+
+def batch_loss(model, scheduler, batch: dict, device) -> torch.Tensor:
+    """Masked MSE between the prediction and the scheduler's target (`training_target`)."""
+    from emogen.speech.acoustic import training_target
+
+    batch = {k: v.to(device) for k, v in batch.items()}
+    noisy = scheduler.add_noise(batch["target"], batch["noise"], batch["timesteps"])
+    target = training_target(scheduler, batch["target"], batch["noise"], batch["timesteps"])
+    prediction = model(
+        noisy,
+        batch["timesteps"],
+        batch["source"],
+        batch["category_weights"],
+        batch["vad"],
+        batch["full"],
+        batch["steps"],
+        batch["drop"],
+    )
+    squared = (prediction.float() - target.float()) ** 2 * batch["mask"]
+    return squared.sum() / (batch["mask"].sum() * target.shape[-1]).clamp(min=1.0)
+
+
+def _generator(*entropy: int) -> torch.Generator:
+    """A torch generator seeded from integers (numpy's SeedSequence mixes them)."""
+    state = np.random.SeedSequence(list(entropy)).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def _latest_state(out: Path) -> Path | None:
+    states = sorted((out / STATES).glob("step-*"))
+    return states[-1] if states else None
+
+
+def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
+    """The loss log's rows up to a step (rows a crashed run wrote after its last saved state
+    are dropped: the resumed run writes them again)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+
+
+LOG_FIELDS = ["step", "loss", "eval_loss", "lr", "seconds"]
+
+
+def train(
+    config: dict[str, Any],
+    manifest: str | os.PathLike,
+    out: str | os.PathLike,
+    resume: bool = False,
+    skip_bad: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a run; returns the summary (also written to `<out>/training_summary.json`
+    when the run completes).
+
+    Args:
+        config: from `load_config`.
+        manifest: the corpus manifest (JSONL).
+        out: the run folder (features cache, states, loss log, and the exported model).
+        resume: continue from the newest state in `<out>/states` (a fresh start if none).
+        skip_bad: leave bad manifest lines out instead of stopping (`read_manifest(skip_bad=)`).
+        stop_after: end the loop after this step without saving anything more, as if the run
+            were killed there (for tests of resuming).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from diffusers import DDPMScheduler
+    from diffusers.optimization import get_scheduler
+    from diffusers.training_utils import EMAModel
+
+    from emogen.emotion.encoder import EmotionEncoder
+    from emogen.errors import EmogenError
+    from emogen.speech.acoustic import FrameDenoiser
+
+    out = Path(out)
+    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        recorded = out / "train_config.json"
+        if resume and recorded.is_file() and json.loads(recorded.read_text()) != config:
+            raise EmogenError(f"{out} was trained with another config ({recorded}); not resuming")
+        recorded.write_text(json.dumps(config, indent=2) + "\n")
+    accelerator.wait_for_everyone()
+    set_seed(config["seed"])  # model initialisation; batches have their own generators
+
+    # 1. Features.
+    manifest_path = Path(manifest)
+    corpus, frames, vocoder, coder, normalizer, skipped = build_features(
+        manifest_path, out, skip_bad, accelerator
+    )
+    if skipped:
+        logger.info("%d curve pairs left out (no single emotion label)", len(skipped))
+
+    # 2. Models, optimiser, schedules.
+    # The encoder's own dropouts are off: the recipe drops the whole condition itself
+    # (condition_dropout), the same for both passes of EmoReg's shifted embedding.
+    encoder = EmotionEncoder(
+        hidden_size=config["emotion_hidden_size"],
+        condition_dropout_prob=0.0,
+        attribute_dropout_prob=0.0,
+    )
+    denoiser = FrameDenoiser(
+        frame_dims=coder.layout.dims,
+        condition_dims=coder.layout.dims,
+        emotion_dims=config["emotion_hidden_size"],
+        channels=config["channels"],
+        num_layers=config["num_layers"],
+        dilation_cycle=config["dilation_cycle"],
+    )
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=config["num_train_timesteps"],
+        beta_schedule=config["beta_schedule"],
+        prediction_type=config["prediction_type"],
+        clip_sample=False,  # normalised frames are not in [-1, 1] (images are)
+    )
+    data = make_pairs(corpus, frames, normalizer, encoder, config["identity_pairs"])
+    model = VCTrainingModule(denoiser, encoder)
+    num_parameters = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "%d training pairs (%d frames); %d parameters",
+        len(data.targets),
+        sum(t.shape[0] for t in data.targets),
+        num_parameters,
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
+    lr_scheduler = get_scheduler(
+        config["lr_schedule"],
+        optimizer,
+        num_warmup_steps=config["warmup_steps"],
+        num_training_steps=config["steps"],
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Not prepared: a prepared LR schedule advances once per process each step; this one
+    # counts optimiser steps whatever the process count.
+    accelerator.register_for_checkpointing(lr_scheduler)
+    ema = None
+    if config["ema_decay"] is not None:
+        ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=config["ema_decay"])
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+
+    # 3. Resume.
+    start_step = 0
+    state = _latest_state(out) if resume else None
+    if resume and state is None:
+        logger.info("no saved state in %s: starting from step 0", out / STATES)
+    if state is not None:
+        accelerator.load_state(str(state))
+        start_step = int(state.name.split("-")[1])
+        logger.info("resumed from %s (step %d)", state, start_step)
+    log_rows = _read_log(out / LOSS_LOG, start_step) if start_step else []
+
+    # A fixed batch, the same in every run of this config, for a smooth loss curve.
+    eval_batch = draw_batch(
+        data,
+        config,
+        _generator(config["seed"], 1),
+        noise_scheduler.config.num_train_timesteps,
+    )
+    eval_batch["drop"] = torch.zeros_like(eval_batch["drop"])
+
+    def evaluate() -> float:
+        with torch.no_grad():
+            module = accelerator.unwrap_model(model)
+            module.eval()
+            if ema is not None:
+                ema.store(module.parameters())
+                ema.copy_to(module.parameters())
+            value = float(batch_loss(module, noise_scheduler, eval_batch, accelerator.device))
+            if ema is not None:
+                ema.restore(module.parameters())
+            module.train()
+        return value
+
+    def write_log() -> None:
+        if accelerator.is_main_process:
+            with open(out / LOSS_LOG, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+                writer.writeheader()
+                writer.writerows(log_rows)
+
+    from tqdm.auto import tqdm
+
+    if start_step == 0:
+        log_rows = [
+            {"step": 0, "loss": "", "eval_loss": f"{evaluate():.6f}", "lr": "", "seconds": 0}
+        ]
+    started = time.perf_counter()
+    window: list[float] = []
+    model.train()
+    last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
+    bar = tqdm(
+        range(start_step + 1, last_step + 1),
+        initial=start_step,
+        total=config["steps"],
+        disable=not accelerator.is_local_main_process,
+        mininterval=2,
+        desc="training",
+    )
+    for step in bar:
+        generator = _generator(config["seed"], 0, step, accelerator.process_index)
+        batch = draw_batch(data, config, generator, noise_scheduler.config.num_train_timesteps)
+        with accelerator.accumulate(model):
+            loss = batch_loss(model, noise_scheduler, batch, accelerator.device)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+        if ema is not None:
+            ema.step(accelerator.unwrap_model(model).parameters())
+        window.append(float(accelerator.reduce(loss.detach(), reduction="mean")))
+
+        if step % config["log_every"] == 0 or step == config["steps"]:
+            evaluated = step % config["eval_every"] == 0 or step == config["steps"]
+            row = {
+                "step": step,
+                "loss": f"{np.mean(window):.6f}",
+                "eval_loss": f"{evaluate():.6f}" if evaluated else "",
+                "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            log_rows.append(row)
+            window = []
+            bar.set_postfix(loss=row["loss"])
+            write_log()
+        if step % config["save_every"] == 0 and step < config["steps"]:
+            save_state(accelerator, out, step, config["keep_states"])
+
+    completed = last_step == config["steps"]
+    summary = {
+        "steps": last_step,
+        "completed": completed,
+        "resumed_from": start_step,
+        "first_loss": float(log_rows[1]["loss"]) if len(log_rows) > 1 else math.nan,
+        "final_loss": float(log_rows[-1]["loss"]) if len(log_rows) > 1 else math.nan,
+        "first_eval_loss": float(log_rows[0]["eval_loss"]),
+        "final_eval_loss": float(
+            next(r["eval_loss"] for r in reversed(log_rows) if r["eval_loss"])
+        ),
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+        "num_parameters": num_parameters,
+        "num_pairs": len(data.targets),
+        "num_processes": accelerator.num_processes,
+        "device": str(accelerator.device),
+        "machine": platform.processor() or platform.machine(),
+    }
+    if not completed:
+        return summary
+
+    # 4. Export (the EMA weights when there are).
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        module = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(module.parameters())
+        module.denoiser.save_pretrained(out / "denoiser")
+        module.emotion_encoder.save_pretrained(out / "emotion_encoder")
+        normalizer.save_pretrained(out / "frame_normalizer")
+        coder.save_pretrained(out / "frame_coder")
+        vocoder.save_pretrained(out / "vocoder")
+        noise_scheduler.save_pretrained(out / "scheduler")
+        (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        logger.info("saved the model to %s: %s", out, summary)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def save_state(accelerator, out: Path, step: int, keep: int) -> Path:
+    """`accelerator.save_state` into `<out>/states/step-NNNNNNN`, keeping the newest `keep`."""
+    folder = out / STATES / f"step-{step:07d}"
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        for old in sorted((out / STATES).glob("step-*"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="tiny", help="tiny, base, or a YAML path")
+    parser.add_argument("--manifest", required=True, help="corpus manifest (JSONL) with pairs")
+    parser.add_argument(
+        "--out", default=None, help="run folder (default checkpoints/vc-diffusion-<config>)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the newest state")
+    parser.add_argument("--skip-bad", action="store_true", help="leave bad manifest lines out")
+    parser.add_argument("--stop-after", type=int, default=None, help="end after step N (tests)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)  # processes, not threads, share the cores
+    config = load_config(args.config)
+    out = args.out or ROOT / "checkpoints" / f"vc-diffusion-{Path(args.config).stem}"
+    train(config, args.manifest, out, args.resume, args.skip_bad, args.stop_after)
+
+
+if __name__ == "__main__":
+    main()
