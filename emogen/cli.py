@@ -175,7 +175,9 @@ def _cmd_vc(args: argparse.Namespace) -> int:
     emotion = _speech_emotion(args)
     if emotion == "auto":
         raise EmogenError("voice conversion needs a target emotion; 'auto' is for tts")
-    source = None if args.source_emotion is None else _parse_emotion(args.source_emotion)
+    source = args.source_emotion
+    if source.strip().lower() != "auto":
+        source = _parse_emotion(source)  # a bad emotion fails before the pipeline loads
     _quiet_loading()
     pipe = load_pipeline(args.pipeline)
     out = pipe(
@@ -241,7 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("vc", _cmd_vc, "convert the emotion of speech (wav, flac, ogg, mp3 in; wav out)")
     sub.add_argument("input", help="input audio file")
     sub.add_argument("--out", required=True, help="output wav file")
-    sub.add_argument("--source-emotion", help="the emotion the input carries (default neutral)")
+    sub.add_argument(
+        "--source-emotion",
+        default="auto",
+        help="the emotion the input carries, taken out first; 'auto' (default) estimates it "
+        "from the input's prosody, 'neutral' treats the input as neutral",
+    )
     sub.add_argument(
         "--preserve-duration", action="store_true", help="keep the input's length exactly"
     )

@@ -203,7 +203,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(audio_module.soundfile, "write", write_half_then_fail)
-    with pytest.raises(EmogenError, match="cannot write .*disk full"):
+    with pytest.raises(EmogenError, match=r"cannot write .*disk full"):
         save_audio(target, tone(440.0, 0.5, SAMPLE_RATE), SAMPLE_RATE)
     with pytest.raises(EmogenError, match="disk full"):
         save_audio(tmp_path / "new.flac", chirp(), SAMPLE_RATE)

@@ -222,8 +222,14 @@ def test_vc_options(vc, speech_file, tmp_path):
         str(same),
     ]
     assert main(argv) == 0
-    expected = vc(str(speech_file), emotion="neutral").audios[0]  # nothing left to change
+    # nothing left to change
+    expected = vc(str(speech_file), emotion="neutral", source_emotion="neutral").audios[0]
     np.testing.assert_allclose(read(same)[0], expected, atol=PCM16_STEP)
+    estimated = tmp_path / "estimated.wav"  # the default source: estimated from the input
+    argv = ["vc", str(speech_file), "--emotion", "calm", "--source-emotion", "auto"]
+    assert main([*argv, "--out", str(estimated)]) == 0
+    expected = vc(str(speech_file), emotion="calm").audios[0]
+    np.testing.assert_allclose(read(estimated)[0], expected, atol=PCM16_STEP)
     curve = tmp_path / "curve.wav"
     argv = [
         "vc",

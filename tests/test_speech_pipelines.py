@@ -308,7 +308,7 @@ def test_output_types_and_tuple_return(tts, speak):
 def test_vc_keeps_the_speaker_and_moves_pitch_the_targets_way(vc, neutral):
     audio, rate = neutral
     for emotion, low, high in (("angry", 2.0, 6.0), ("happy", 1.0, 5.0), ("sad", -2.0, -0.3)):
-        out = vc(audio, emotion=emotion, intensity=0.7, sample_rate=rate, generator=0)
+        out = vc(audio, emotion, 0.7, source_emotion="neutral", sample_rate=rate, generator=0)
         converted = out.audios[0]
         assert out.sample_rate == rate and converted.dtype == np.float32
         assert 0.8 < len(converted) / len(audio) < 1.25  # the rate change is modest
@@ -320,6 +320,7 @@ def test_vc_keeps_the_speaker_and_moves_pitch_the_targets_way(vc, neutral):
             audio,
             emotion=emotion,
             intensity=0.7,
+            source_emotion="neutral",
             sample_rate=rate,
             preserve_duration=True,
             generator=0,
@@ -354,12 +355,40 @@ def test_vc_keeps_the_words(tts, vc):
 
 def test_vc_neutral_target_is_the_plain_resynthesis(vc, neutral):
     audio, rate = neutral
-    out = vc(audio, emotion="angry", intensity=0.0, sample_rate=rate, generator=0).audios[0]
+    out = vc(audio, "angry", 0.0, source_emotion="neutral", sample_rate=rate, generator=0).audios[0]
     # The plain resynthesis at the input's level (the renderer restores the voiced level).
     plain = vc.vocoder.synthesize(vc.vocoder.analyze(audio, rate))
     np.testing.assert_allclose(out, np.dot(out, plain) / np.dot(plain, plain) * plain, atol=1e-5)
     same = vc(audio, emotion="sad", source_emotion="sad", sample_rate=rate, generator=0).audios[0]
     np.testing.assert_array_equal(same, out)
+
+
+def test_vc_estimates_the_source_emotion_by_default(tts, vc):
+    text = "We packed the car early and drove to the coast before the roads got busy."
+    rate = tts.voice.sample_rate
+    sad = tts(text, emotion="sad", generator=3).audios[0]
+    out = vc(sad, emotion="neutral", sample_rate=rate, generator=0)
+    estimated = out.source_emotions[0]
+    assert not estimated.is_neutral and estimated.vad[1] < 0  # read as a low-arousal emotion
+    # The estimate is what gets taken out: the same as passing it, and it undoes part of the
+    # sad rendering's lower pitch.
+    given = vc(sad, emotion="neutral", source_emotion=estimated, sample_rate=rate, generator=0)
+    np.testing.assert_array_equal(out.audios[0], given.audios[0])
+    plain = vc(sad, emotion="neutral", source_emotion="neutral", sample_rate=rate)
+    assert plain.source_emotions[0].is_neutral
+    kept = vc(sad, "neutral", sample_rate=rate, preserve_duration=True, generator=0).audios[0]
+    assert paired_shift(sad, kept, rate) > 0.3
+
+
+def test_vc_shows_progress_on_long_inputs(vc, neutral, monkeypatch, capsys):
+    from emogen.pipelines import vc as vc_module
+
+    audio, rate = neutral
+    vc(audio, emotion="sad", sample_rate=rate)
+    assert "vc" not in capsys.readouterr().err  # short: no bar
+    monkeypatch.setattr(vc_module, "LONG_INPUT_S", 0.5)
+    vc(audio, emotion="sad", sample_rate=rate)
+    assert "vc: 100%" in capsys.readouterr().err.replace("\r", "\n")
 
 
 def test_vc_source_emotion_is_taken_out(vc, neutral):

@@ -43,12 +43,14 @@ class EmotionalSpeechOutput(BaseOutput):
         sample_rate: in Hz.
         emotions: per input, the emotion used for each sentence (TTS) or the whole clip (VC).
         sentences: per input, the sentences spoken (TTS) or `[]` (VC).
+        source_emotions: VC only: per input, the emotion taken out (given or estimated).
     """
 
     audios: list
     sample_rate: int
     emotions: list[list[Emotion]]
     sentences: list[list[str]]
+    source_emotions: list[Emotion] | None = None
 
 
 @dataclass

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from tqdm.auto import tqdm
 
 from ..emotion import Emotion, EmotionCurve
 from ..emotion.curve import as_curve
 from ..errors import EmogenError
 from ..speech.audio import load_audio
+from ..speech.estimator import SpeechEmotionEstimator
 from ..speech.renderer import EmotionRenderer
 from ..speech.world import WorldVocoder
 from .tts import EmotionalSpeechOutput
@@ -28,6 +31,8 @@ from .utils import (
 logger = logging.getLogger(__name__)
 
 AudioInput = str | Path | np.ndarray | tuple
+AUTO = "auto"
+LONG_INPUT_S = 30.0  # inputs at least this long show a progress bar
 
 
 class EmotionalVCPipeline(DiffusionPipeline):
@@ -37,25 +42,32 @@ class EmotionalVCPipeline(DiffusionPipeline):
         vocoder: the `WorldVocoder` (analysis and resynthesis keep the speaker's envelope).
         renderer: the `EmotionRenderer`; the change applied is the target emotion's prosody
             minus the source emotion's, scaled by intensity.
+        estimator: the `SpeechEmotionEstimator` that reads the source emotion from the input's
+            prosody when none is given (optional: without it the input counts as neutral).
 
     Example:
         >>> pipe = EmotionalVCPipeline.from_pretrained("pipelines/vc-default")
         >>> out = pipe("speech.wav", emotion="sad", intensity=0.6)
     """
 
+    _optional_components: ClassVar[list[str]] = ["estimator"]
+
     def __init__(
         self,
         vocoder: WorldVocoder,
         renderer: EmotionRenderer,
+        estimator: SpeechEmotionEstimator | None = None,
         max_seconds: float = 600.0,
     ):
         super().__init__()
-        self.register_modules(vocoder=vocoder, renderer=renderer)
+        self.register_modules(vocoder=vocoder, renderer=renderer, estimator=estimator)
         self.register_to_config(max_seconds=max_seconds)
 
     @classmethod
     def from_default(cls, **kwargs) -> EmotionalVCPipeline:
         """The embedded default built in code (the same as `pipelines/vc-default`)."""
+        if "estimator" not in kwargs:
+            kwargs["estimator"] = SpeechEmotionEstimator.default()
         return cls(vocoder=WorldVocoder(), renderer=EmotionRenderer(), **kwargs)
 
     @torch.no_grad()
@@ -82,7 +94,9 @@ class EmotionalVCPipeline(DiffusionPipeline):
                 of the input.
             intensity: replaces the target's intensity, in [0, 1].
             source_emotion: the emotion the input already carries, taken out before the target
-                is added. Default: neutral (the input is treated as neutral speech).
+                is added. Default (None or "auto"): estimated from each input's prosody by the
+                `estimator` (neutral for a pipeline without one); "neutral" treats the input as
+                neutral speech.
             sample_rate: the rate of an array input.
             preserve_duration: keep the input's length (rate changes only move time between
                 speech and pauses).
@@ -93,7 +107,8 @@ class EmotionalVCPipeline(DiffusionPipeline):
             return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
 
         Returns:
-            `EmotionalSpeechOutput` (audio at the input's sample rate), echoing the target.
+            `EmotionalSpeechOutput` (audio at the input's sample rate), echoing the target and,
+            in `source_emotions`, the source emotion used for each input.
         """
         # 1. check inputs
         check_output_type(output_type)
@@ -107,9 +122,12 @@ class EmotionalVCPipeline(DiffusionPipeline):
             )
         # 2. encode the condition
         target = self._target(emotion, intensity)
-        source = None if source_emotion is None else as_curve(source_emotion)
+        estimate = source_emotion is None or (
+            isinstance(source_emotion, str) and source_emotion.strip().lower() == AUTO
+        )
+        source = None if estimate else as_curve(source_emotion)
         seed = resolve_seed(generator)
-        outputs, rates, used = [], [], []
+        outputs, rates, used, sources = [], [], [], []
         for item in items:
             waveform, rate = load_audio(
                 item,
@@ -117,19 +135,39 @@ class EmotionalVCPipeline(DiffusionPipeline):
                 max_seconds=self.config.max_seconds,
                 source_sample_rate=sample_rate,
             )
-            # 3. analyse, 4. render the prosody change, 5. resynthesise
-            rendered = self.renderer.render(
-                waveform,
-                rate,
-                target,
-                source_emotion=source,
-                vocoder=self.vocoder,
-                preserve_duration=preserve_duration,
-                seed=seed,
-            )
+            # 3. analyse (and read the source emotion), 4. render the change, 5. resynthesise;
+            # a long input shows its stages (WORLD takes ~0.1 s per second of speech).
+            long_input = len(waveform) / rate >= LONG_INPUT_S
+            with tqdm(total=3, desc="vc", disable=not long_input, leave=False) as stages:
+                stages.set_postfix_str("analysing")
+                features = self.vocoder.analyze(waveform, rate)
+                stages.update()
+                item_source = source
+                if estimate:
+                    stages.set_postfix_str("reading the source emotion")
+                    item_source = (
+                        self.estimator.estimate(waveform, rate, features)
+                        if self.estimator is not None
+                        else Emotion.neutral()
+                    )
+                    logger.info("estimated source emotion: %s", item_source.label())
+                stages.update()
+                stages.set_postfix_str("rendering")
+                rendered = self.renderer.render(
+                    waveform,
+                    rate,
+                    target,
+                    source_emotion=item_source,
+                    vocoder=self.vocoder,
+                    features=features,
+                    preserve_duration=preserve_duration,
+                    seed=seed,
+                )
+                stages.update()
             outputs.append(rendered.audio)
             rates.append(rate)
             used.append([final_emotion(target)])
+            sources.append(final_emotion(item_source))
         if len(set(rates)) > 1:
             raise EmogenError(
                 f"a batch must share one sample rate, got {sorted(set(rates))}; convert them "
@@ -139,7 +177,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         audios = [to_output(a, output_type) for a in outputs]
         if not return_dict:
             return audios, rates[0]
-        return EmotionalSpeechOutput(audios, rates[0], used, [[] for _ in items])
+        return EmotionalSpeechOutput(audios, rates[0], used, [[] for _ in items], sources)
 
     @staticmethod
     def _target(emotion: EmotionInput, intensity: float | None) -> Emotion | EmotionCurve:
