@@ -65,6 +65,15 @@ def test_manifest_round_trip_keeps_every_field(tmp_path):
     utterances = [
         Utterance("n", "wavs/a.wav", "Hi.", "joe", Emotion.neutral(), 0.3, language="en"),
         Utterance("c", "wavs/b.wav", "Hi.", "joe", None, 0.3, curve=curve, pair="n"),
+        Utterance(
+            "d",
+            "wavs/b.wav",
+            "Hi.",
+            "joe",
+            None,
+            0.3,
+            alignment=(("h", 0.01, 0.05), ("i", 0.05, 0.2)),
+        ),
     ]
     write_manifest(tmp_path / "manifest.jsonl", utterances)
     manifest = read_manifest(tmp_path / "manifest.jsonl")
@@ -127,6 +136,32 @@ def test_skip_bad_returns_the_good_lines_and_the_report(tmp_path):
     with pytest.raises(ManifestError, match="no usable utterance"):
         path.write_text(line("x", "missing.wav"))
         read_manifest(path, skip_bad=True)
+
+
+def test_bad_alignments_are_reported_with_their_line_numbers(tmp_path):
+    write_wav(tmp_path / "good.wav")  # 0.3 s
+    alignments = [
+        [["h", 0.0, 0.1], ["i", 0.1, 0.25]],  # good
+        [["h", 0.0, 0.1], ["i", 0.05, 0.2]],  # starts before the previous end
+        [["h", 0.0, 0.1], ["i", 0.1, 0.5]],  # ends after the audio
+        [["", 0.0, 0.1]],  # no phoneme
+        [["h", 0.2, 0.1]],  # ends before it starts
+        [["h", 0.0]],  # not a triple
+        [],
+    ]
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(
+        "\n".join(line(f"u{i}", "good.wav", alignment=a) for i, a in enumerate(alignments))
+    )
+    with pytest.raises(ManifestError) as caught:
+        read_manifest(path)
+    problems = {p.line: p.message for p in caught.value.problems}
+    assert sorted(problems) == [2, 3, 4, 5, 6, 7]
+    assert "out of order" in problems[2] and "ends after the audio" in problems[3]
+    assert "non-empty string" in problems[4] and "out of order" in problems[5]
+    assert "[phoneme, start_s, end_s]" in problems[6] and "non-empty list" in problems[7]
+    manifest = read_manifest(path, skip_bad=True)
+    assert manifest[0].alignment == (("h", 0.0, 0.1), ("i", 0.1, 0.25))
 
 
 # ---------------------------------------------------------------------- preparers
@@ -301,6 +336,15 @@ def check_built_corpus(manifest: Manifest, config: dict) -> None:
     assert len(pairs) == len(manifest) - len(neutrals)  # every other utterance has its neutral
     neutral_audio, rate = soundfile.read(manifest.audio_path(neutral))
     assert rate == 22050
+    for utterance in manifest:  # read_manifest checked order and bounds; here, coverage
+        alignment = utterance.alignment
+        assert alignment is not None and len(alignment) > 10
+        assert alignment[0][1] < 0.2 and utterance.duration_s - alignment[-1][2] < 0.2
+    # Sad speaks slower (Scherer 2003): the same phonemes take longer than in the neutral twin.
+    sad = by_id["s00000-t0-sad-1"]
+    assert [p for p, _, _ in sad.alignment] == [p for p, _, _ in neutral.alignment]
+    spoken = {u.id: sum(end - start for _, start, end in u.alignment) for u in (sad, neutral)}
+    assert spoken[sad.id] > 1.1 * spoken[neutral.id]
     for emotional_utterance, partner in pairs:
         assert partner.text == emotional_utterance.text and partner.emotion.is_neutral
         audio, _ = soundfile.read(manifest.audio_path(emotional_utterance))
@@ -331,6 +375,33 @@ def test_tiny_corpus_build_writes_labelled_pairs_and_resumes(tmp_path):
 
     with pytest.raises(EmogenError, match="another config"):
         build.build({**config, "seed": 1}, out, limit=8)
+
+
+def test_corpus_speech_equals_the_pipeline_and_times_every_sentence():
+    """`speak` renders as the pipeline does (same audio), with the alignment in output time."""
+    build = load_build_module()
+    pipe = build._pipeline("tts-default")
+    text = "The rain stopped. We walked home slowly."
+    for emotion in ("neutral", "sad:1"):
+        audio, alignment = build.speak(pipe, text, emotion, 7)
+        expected = pipe(text, emotion=emotion, generator=7).audios[0]
+        np.testing.assert_array_equal(audio, expected)
+        utterance = Utterance.from_json(
+            {
+                "id": "x",
+                "audio": "x.wav",
+                "text": text,
+                "speaker": "joe",
+                "emotion": emotion,
+                "duration_s": round(len(audio) / pipe.voice.sample_rate, 4),
+                "alignment": alignment,
+            }
+        )
+        first, second = (pipe.voice.phonemize(s) for s in ("The rain stopped.", text[18:]))
+        assert "".join(p for p, _, _ in utterance.alignment) == first + second
+        # The sentence pause (0.3 s, longer when sad) lies between the two sentences' phonemes.
+        join = len(first)
+        assert alignment[join][1] - alignment[join - 1][2] > 0.3
 
 
 def test_corpus_config_errors_are_caught_before_rendering(tmp_path):

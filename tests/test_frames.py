@@ -8,9 +8,9 @@ import pyworld
 from scipy.signal import stft
 
 from emogen.errors import EmogenError
-from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
+from emogen.speech.frames import FrameNormalizer, WorldFrameCoder, phoneme_frame_durations
 from emogen.speech.voice import PiperVoice
-from emogen.speech.world import WorldFeatures, WorldVocoder
+from emogen.speech.world import WorldFeatures, WorldVocoder, num_world_frames
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
@@ -144,3 +144,31 @@ def test_normalizer_round_trip_and_save_load(joe, tmp_path):
         normalizer.normalize(frames[:, :5])
     with pytest.raises(EmogenError, match="at least 2 frames"):
         FrameNormalizer.fit([])
+
+
+def test_phoneme_frame_durations_sum_exactly_and_give_silence_to_the_phoneme_before():
+    # 5 ms frames centred at 0, 5, 10, ... ms; 0.1 s of audio at 22.05 kHz -> 21 frames.
+    num_frames = num_world_frames(2205, 22050, 5.0)
+    alignment = [("h", 0.012, 0.03), ("ə", 0.03, 0.03), ("l", 0.03, 0.05), (".", 0.07, 0.09)]
+    durations = phoneme_frame_durations(alignment, num_frames, 5.0)
+    assert durations.dtype == np.int64 and durations.sum() == num_frames == 21
+    # h: frames 0-5 (leading silence and itself, centres < 30 ms); ə: none; l: 6-13 (with the
+    # pause after it, centres < 70 ms); ".": 14-20 (to the end).
+    assert durations.tolist() == [6, 0, 8, 7]
+    assert phoneme_frame_durations([("a", 0.0, 0.1)], num_frames, 5.0).tolist() == [21]
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # random alignments on random grids still sum exactly
+        count, frame_ms = int(rng.integers(1, 40)), float(rng.choice([5.0, 10.0, 12.5]))
+        times = np.sort(rng.uniform(0, 2.0, 2 * count))
+        random = [(str(i), times[2 * i], times[2 * i + 1]) for i in range(count)]
+        frames = num_world_frames(round(2.0 * 22050), 22050, frame_ms)
+        found = phoneme_frame_durations(random, frames, frame_ms)
+        assert found.sum() == frames and (found >= 0).all() and len(found) == count
+
+    with pytest.raises(EmogenError, match="does not fit 21 frames"):
+        phoneme_frame_durations([("a", 0.0, 0.5)], num_frames, 5.0)
+    with pytest.raises(EmogenError, match="out of order"):
+        phoneme_frame_durations([("a", 0.05, 0.06), ("b", 0.01, 0.02)], num_frames, 5.0)
+    with pytest.raises(EmogenError, match="empty"):
+        phoneme_frame_durations([], num_frames, 5.0)

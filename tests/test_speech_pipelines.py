@@ -290,6 +290,22 @@ def test_streaming_yields_each_sentence_and_joins_into_the_call(tts):
     assert chunks[-1].audio[-pause:].any()
 
 
+def test_stream_chunks_time_their_phonemes_after_the_emotion(tts):
+    text = "We walked along the river until the sun went down."
+    neutral = next(iter(tts.stream(text, emotion="neutral", generator=0)))
+    slow = next(iter(tts.stream(text, emotion="sad", generator=0)))
+    for chunk in (neutral, slow):
+        spans = np.array([[t.start, t.end] for t in chunk.alignment])
+        assert (np.diff(spans.ravel()) >= -1e-9).all()  # in order, no overlap
+        assert spans[-1, 1] <= len(chunk.audio) / chunk.sample_rate + 1e-9
+    assert [t.phoneme for t in slow.alignment] == [t.phoneme for t in neutral.alignment]
+
+    def spoken_s(chunk) -> float:
+        return chunk.alignment[-1].end - chunk.alignment[0].start
+
+    assert spoken_s(slow) > 1.05 * spoken_s(neutral)  # sad speaks slower (rate_log2 < 0)
+
+
 def test_output_types_and_tuple_return(tts, speak):
     pt = tts(SENTENCE, generator=0, output_type="pt")
     assert isinstance(pt, EmotionalSpeechOutput)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ..emotion.curve import as_curve
 from ..emotion.text import split_sentences
 from ..errors import EmogenError
 from ..speech.renderer import EmotionRenderer
-from ..speech.voice import PiperVoice
+from ..speech.voice import PhonemeTiming, PiperVoice, VoiceOutput
 from ..speech.world import WorldVocoder
 from .utils import (
     EmotionInput,
@@ -55,13 +56,18 @@ class EmotionalSpeechOutput(BaseOutput):
 
 @dataclass
 class SpeechChunk:
-    """One sentence of streamed speech (`EmotionalTTSPipeline.stream`)."""
+    """One sentence of streamed speech (`EmotionalTTSPipeline.stream`).
+
+    `alignment`: when each phoneme of the sentence is spoken, in seconds from the chunk's start,
+    after the emotion's rate and pause changes (None when the voice gives no alignment).
+    """
 
     audio: np.ndarray
     sample_rate: int
     sentence: str
     emotion: Emotion
     index: int
+    alignment: list[PhonemeTiming] | None = None
 
 
 class EmotionalTTSPipeline(DiffusionPipeline):
@@ -171,11 +177,15 @@ class EmotionalTTSPipeline(DiffusionPipeline):
     def neutral_speech(self, sentence: str, seed: int | np.random.Generator | None) -> np.ndarray:
         """The voice's neutral `(T,)` float32 speech of one sentence at `loudness_db` RMS (the
         same level for every sentence, with headroom for louder emotions)."""
-        audio = self.voice.synthesize(sentence, seed=seed).audio
+        return self._neutral(sentence, seed).audio
+
+    def _neutral(self, sentence: str, seed: int | np.random.Generator | None) -> VoiceOutput:
+        spoken = self.voice.synthesize(sentence, seed=seed)
+        audio = spoken.audio
         rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
         if rms > 0:
             audio = (audio * (10 ** (self.config.loudness_db / 20) / rms)).astype(np.float32)
-        return audio
+        return dataclasses.replace(spoken, audio=audio)
 
     def _speak(
         self,
@@ -183,18 +193,22 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         emotion: Emotion | EmotionCurve,
         offset_s: float,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        audio = self.neutral_speech(sentence, seed=int(rng.integers(2**31)))
+    ) -> tuple[np.ndarray, list[PhonemeTiming] | None]:
+        spoken = self._neutral(sentence, seed=int(rng.integers(2**31)))
+        rate = self.voice.sample_rate
         # Neutral goes through the same analysis/synthesis, so every emotion shares one voice path.
         rendered = self.renderer.render(
-            audio,
-            self.voice.sample_rate,
-            emotion,
-            vocoder=self.vocoder,
-            time_offset=offset_s,
-            seed=rng,
+            spoken.audio, rate, emotion, vocoder=self.vocoder, time_offset=offset_s, seed=rng
         )
-        return rendered.audio
+        if spoken.alignment is None:
+            return rendered.audio, None
+        spans = [[timing.start, timing.end] for timing in spoken.alignment]
+        moved = rendered.output_times(np.array(spans), len(spoken.audio) / rate)
+        alignment = [
+            PhonemeTiming(timing.phoneme, float(start), float(end))
+            for timing, (start, end) in zip(spoken.alignment, moved)
+        ]
+        return rendered.audio, alignment
 
     def _pause(self, emotion: Emotion | EmotionCurve, sample_rate: int) -> np.ndarray:
         scale = 2.0 ** self.renderer.controls(final_emotion(emotion))["pause_log2"]
@@ -222,11 +236,12 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         rate = self.voice.sample_rate
         offset = 0.0
         for index, (sentence, sentence_emotion) in enumerate(zip(sentences, emotions)):
-            audio = self._speak(sentence, sentence_emotion, offset, rng)
+            audio, alignment = self._speak(sentence, sentence_emotion, offset, rng)
             if index < len(sentences) - 1:
                 audio = np.concatenate([audio, self._pause(sentence_emotion, rate)])
             offset += len(audio) / rate
-            yield SpeechChunk(audio, rate, sentence, final_emotion(sentence_emotion), index)
+            emotion_used = final_emotion(sentence_emotion)
+            yield SpeechChunk(audio, rate, sentence, emotion_used, index, alignment)
 
     @torch.no_grad()
     def __call__(

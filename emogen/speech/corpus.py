@@ -13,6 +13,10 @@ A manifest has one utterance per line, a JSON object with the fields
                 the source side of a voice-conversion pair
     duration_s  length of the audio in seconds (read from the file when left out)
     language    optional: language code of the text ("en", "zh")
+    alignment   optional: `[[phoneme, start_s, end_s], ...]`, when each phoneme is spoken in this
+                audio, in order (starts never before the previous end; gaps are silence), within
+                `duration_s`; the duration targets of a duration predictor (see
+                `emogen.speech.frames.phoneme_frame_durations`)
 
 for example
 
@@ -85,6 +89,7 @@ MANIFEST_FIELDS = (
     "pair",
     "duration_s",
     "language",
+    "alignment",
 )
 _REQUIRED = ("id", "audio", "text", "speaker", "emotion")
 
@@ -186,6 +191,7 @@ class Utterance:
     curve: EmotionCurve | None = None
     pair: str | None = None
     language: str | None = None
+    alignment: tuple[tuple[str, float, float], ...] | None = None
 
     @classmethod
     def from_json(
@@ -220,6 +226,11 @@ class Utterance:
         data["duration_s"] = round(float(self.duration_s), 4)
         if self.language is not None:
             data["language"] = self.language
+        if self.alignment is not None:
+            data["alignment"] = [
+                [phoneme, round(float(start), 4), round(float(end), 4)]
+                for phoneme, start, end in self.alignment
+            ]
         return data
 
 
@@ -431,6 +442,9 @@ def _utterance_from_json(data: Any, root: Path | None, check_audio: bool) -> Utt
     if root is not None and (check_audio or duration is None):
         header_duration = _audio_duration(root / data["audio"], data["audio"])
         duration = duration if duration is not None else header_duration
+    alignment = None
+    if data.get("alignment") is not None:
+        alignment = _check_alignment(data["alignment"], float(duration))
     return Utterance(
         id=data["id"],
         audio=data["audio"],
@@ -441,7 +455,39 @@ def _utterance_from_json(data: Any, root: Path | None, check_audio: bool) -> Utt
         curve=curve,
         pair=data.get("pair"),
         language=data.get("language"),
+        alignment=alignment,
     )
+
+
+def _check_alignment(value: Any, duration: float) -> tuple[tuple[str, float, float], ...]:
+    """The `alignment` field as a tuple of `(phoneme, start_s, end_s)`; EmogenError if it is not
+    a list of such triples in order within the audio."""
+    if not isinstance(value, list) or not value:
+        raise EmogenError(
+            f"'alignment' must be a non-empty list of [phoneme, start_s, end_s], got {value!r:.80}"
+        )
+    alignment = []
+    previous_end = 0.0
+    for index, entry in enumerate(value):
+        where = f"alignment[{index}]"
+        if not isinstance(entry, list | tuple) or len(entry) != 3:
+            raise EmogenError(f"{where} must be [phoneme, start_s, end_s], got {entry!r}")
+        phoneme, start, end = entry
+        if not isinstance(phoneme, str) or not phoneme:
+            raise EmogenError(f"{where}: the phoneme must be a non-empty string, got {phoneme!r}")
+        for number in (start, end):
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise EmogenError(f"{where}: times must be numbers in seconds, got {entry!r}")
+        if not previous_end <= start <= end:
+            raise EmogenError(
+                f"{where} {entry!r} is out of order: need previous end ({previous_end:g} s) "
+                "<= start <= end"
+            )
+        if end > duration:
+            raise EmogenError(f"{where} {entry!r} ends after the audio ({duration:g} s)")
+        alignment.append((phoneme, float(start), float(end)))
+        previous_end = end
+    return tuple(alignment)
 
 
 def _audio_duration(path: Path, shown: str) -> float:

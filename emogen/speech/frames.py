@@ -18,6 +18,7 @@ float32 matrix, a row per frame, that a model can predict; `decode` unpacks a ma
 
 so D = 2 + E + A (64 at 22.05 kHz with E = 60). `FrameNormalizer` holds per-column mean and
 standard deviation fitted over a corpus, to feed models zero-mean unit-variance targets.
+`phoneme_frame_durations` turns a manifest's phoneme alignment into frame counts on this grid.
 
 Example:
     >>> vocoder, coder = WorldVocoder(window_f0_floor=65.0), WorldFrameCoder()
@@ -29,7 +30,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ from ..components import EmogenComponent
 from ..errors import EmogenError
 from .world import UNVOICED_APERIODICITY, WorldFeatures
 
-__all__ = ["FrameLayout", "FrameNormalizer", "WorldFrameCoder"]
+__all__ = ["FrameLayout", "FrameNormalizer", "WorldFrameCoder", "phoneme_frame_durations"]
 
 # Standard deviations below this count as constant columns and are not scaled (a column of
 # voicing flags in an all-voiced corpus, say).
@@ -311,6 +312,49 @@ class FrameNormalizer(EmogenComponent):
                 f"frames must end in D = {self.mean.shape[0]} columns, got shape {frames.shape}"
             )
         return frames
+
+
+def phoneme_frame_durations(
+    alignment: Sequence[tuple[str, float, float]], num_frames: int, frame_period_ms: float
+) -> np.ndarray:
+    """Integer frame count of each phoneme on the WORLD frame grid: the duration targets of a
+    duration predictor (FastSpeech 2, Ren et al. 2021), summing exactly to `num_frames`.
+
+    Frame i (centred at i * frame_period_ms) belongs to the phoneme whose span holds its centre;
+    a phoneme's span runs from its start to the next phoneme's start, so silence after a phoneme
+    (a pause after punctuation, the sentence pause) counts to it, the silence before the first
+    one to the first, and the frames after the last start to the last.
+
+    Args:
+        alignment: `(phoneme, start_s, end_s)` in order, as in a manifest's `alignment`.
+        num_frames: frames of the utterance's features (`WorldFeatures.num_frames`).
+        frame_period_ms: the grid's hop in milliseconds.
+
+    Returns:
+        `(P,)` int64 frame counts, one per phoneme (0 for phonemes shorter than the hop that hold
+        no frame centre), summing to `num_frames`.
+    """
+    if not alignment:
+        raise EmogenError("the alignment is empty; give at least one (phoneme, start, end)")
+    if num_frames < 1 or not frame_period_ms > 0:
+        raise EmogenError(
+            f"need num_frames >= 1 and frame_period_ms > 0, got {num_frames} and {frame_period_ms}"
+        )
+    frame_s = frame_period_ms / 1000.0
+    starts = np.array([start for _, start, _ in alignment], dtype=np.float64)
+    ends = np.array([end for _, _, end in alignment], dtype=np.float64)
+    if np.any(np.diff(starts) < 0) or np.any(ends < starts):
+        raise EmogenError("the alignment is out of order: starts must not decrease, end >= start")
+    if ends[-1] > (num_frames + 1) * frame_s:  # one hop of slack for the last frame's rounding
+        raise EmogenError(
+            f"the alignment (to {ends[-1]:.3f} s) does not fit {num_frames} frames of "
+            f"{frame_period_ms:g} ms ({num_frames * frame_s:.3f} s): features of other audio?"
+        )
+    # The first frame whose centre is at or after each start (1e-9: a start on a centre).
+    boundaries = np.ceil(starts[1:] / frame_s - 1e-9).astype(np.int64)
+    boundaries = np.clip(boundaries, 0, num_frames)
+    durations = np.diff(np.concatenate([[0], boundaries, [num_frames]]))
+    return durations
 
 
 def _interpolated_log_f0(f0: np.ndarray, unvoiced_f0: float) -> np.ndarray:

@@ -79,12 +79,23 @@ class RenderOutput:
         sample_rate: in Hz.
         controls: `(N, len(PROSODY_CONTROLS))` control vector of each input frame.
         time_map: `(N,)` output time in seconds of each input frame (rate and pause changes).
+        frame_period_ms: the input frames' hop.
     """
 
     audio: np.ndarray
     sample_rate: int
     controls: np.ndarray
     time_map: np.ndarray
+    frame_period_ms: float = 5.0
+
+    def output_times(self, times: np.ndarray, input_duration_s: float) -> np.ndarray:
+        """Where instants of the input (seconds, any shape) fall in the output: `time_map`
+        interpolated, with the ends of the two audios anchoring the last frame."""
+        frames = np.arange(len(self.time_map)) * (self.frame_period_ms / 1000.0)
+        output_end = len(self.audio) / self.sample_rate
+        source = np.append(frames, max(input_duration_s, frames[-1] + 1e-6))
+        target = np.append(self.time_map, max(output_end, self.time_map[-1]))
+        return np.clip(np.interp(np.asarray(times, dtype=float), source, target), 0.0, output_end)
 
 
 class EmotionRenderer(EmogenComponent):
@@ -245,7 +256,13 @@ class EmotionRenderer(EmogenComponent):
         if peak > 0.99:  # louder emotions can clip: scale the utterance, never clip samples
             logger.debug("scaling rendered audio by %.3f to avoid clipping", 0.99 / peak)
             out = out * (0.99 / peak)
-        return RenderOutput(out.astype(np.float32), features.sample_rate, controls, time_map)
+        return RenderOutput(
+            out.astype(np.float32),
+            features.sample_rate,
+            controls,
+            time_map,
+            features.frame_period_ms,
+        )
 
     # ----- the edits ----------------------------------------------------------------------------
     def _pauses(self, features: WorldFeatures) -> tuple[np.ndarray, list[int]]:

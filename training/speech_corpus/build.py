@@ -7,13 +7,16 @@ emotional one are a parallel pair for voice conversion (same words, voice and ti
 `pair` in the manifest). Output, in `--out`:
 
     wavs/<id>.wav        16-bit 22.05 kHz mono
+    alignments/<id>.json when each phoneme is spoken in the wav (the manifest's `alignment`)
     manifest.jsonl       one line per utterance (emogen.speech.corpus format; labels are
-                         `Emotion.to_dict()`, curve utterances have `emotion: null` and `curve`)
+                         `Emotion.to_dict()`, curve utterances have `emotion: null` and `curve`,
+                         `alignment` the phonemes' [phoneme, start_s, end_s] in the wav)
     build_config.json    the config it was built with (a rerun must use the same one)
 
 The work is split between processes by Accelerate (`PartialState.split_between_processes`); each
 writes its wavs and a shard manifest, the main process merges the shards. A rerun skips the wavs
-already written, so an interrupted build resumes; every file is written atomically.
+already written (with their alignment), so an interrupted build resumes; every file is written
+atomically.
 
     .venv/bin/python training/speech_corpus/build.py --config tiny --out data/corpus-tiny
     ACCELERATE_USE_CPU=true .venv/bin/accelerate launch --multi_gpu --num_processes 2 \\
@@ -170,6 +173,7 @@ def check_config(config: dict[str, Any]) -> None:
 
 def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) -> list[dict]:
     """Render the jobs whose wav is missing; manifest lines of every job that has its wav."""
+    from emogen._files import atomic_path
     from emogen.emotion import Emotion, EmotionCurve
     from emogen.errors import EmogenError
     from emogen.speech.audio import save_audio
@@ -177,20 +181,26 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
 
     pipe = None
     lines = []
+    (out / "alignments").mkdir(exist_ok=True)
     for job in tqdm(jobs, desc=f"rendering (process {rank})", position=rank, mininterval=2):
         wav = out / "wavs" / f"{job.id}.wav"
-        if not _readable(wav):
+        timing = out / "alignments" / f"{job.id}.json"
+        # A wav without its alignment (a build from before alignments) is rendered again.
+        if not (_readable(wav) and timing.is_file()):
             pipe = pipe or _pipeline(config["pipeline"])
             emotion = job.curve if job.curve is not None else job.emotion
             try:
-                audio = pipe(job.text, emotion=emotion, generator=job.seed).audios[0]
+                audio, alignment = speak(pipe, job.text, emotion, job.seed)
             except EmogenError as error:
                 logger.warning("skipping %s (%r): %s", job.id, job.text, error)
                 continue
             peak = float(np.max(np.abs(audio)))
             if peak > 0.99:  # rare (loud emotions); scale, never clip
                 audio = audio * (0.99 / peak)
+            with atomic_path(timing) as temporary:  # before the wav, which marks a job done
+                temporary.write_text(json.dumps(alignment) + "\n")
             save_audio(wav, audio, pipe.voice.sample_rate)
+        alignment = json.loads(timing.read_text())
         utterance = Utterance(
             id=job.id,
             audio=f"wavs/{wav.name}",
@@ -201,9 +211,43 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
             curve=None if job.curve is None else EmotionCurve.parse(job.curve),
             pair=job.pair,
             language="en",
+            alignment=None if alignment is None else tuple(map(tuple, alignment)),
         )
         lines.append(utterance.to_json())
     return lines
+
+
+def speak(pipe: Any, text: str, emotion: str, seed: int) -> tuple[np.ndarray, list[list] | None]:
+    """`pipe(text, emotion=emotion, generator=seed).audios[0]` and when each phoneme is spoken.
+
+    The stream's chunks join into the pipeline's audio, and each carries its phonemes' times
+    after the emotion's rate and pause changes; they are shifted to the utterance's time.
+
+    Returns:
+        `(T,)` float32 audio, and `[[phoneme, start_s, end_s], ...]` in the audio's seconds (the
+        phonemes of all sentences in order; the sentence pauses are gaps), or None when the voice
+        gives no alignment.
+    """
+    rate = pipe.voice.sample_rate
+    pieces: list[np.ndarray] = []
+    alignment: list[list] | None = []
+    offset = 0.0
+    for chunk in pipe.stream(text, emotion, generator=seed):
+        pieces.append(chunk.audio)
+        if chunk.alignment is None or alignment is None:
+            alignment = None
+        else:
+            alignment += [[t.phoneme, offset + t.start, offset + t.end] for t in chunk.alignment]
+        offset += len(chunk.audio) / rate
+    audio = np.concatenate(pieces).astype(np.float32)
+    if alignment is not None:
+        # 0.1 ms, as the manifest writes them (rounding keeps the order and stays in the audio)
+        total = len(audio) / rate
+        alignment = [
+            [p, round(min(start, total), 4), round(min(end, total), 4)]
+            for p, start, end in alignment
+        ]
+    return audio, alignment
 
 
 def build(config: dict[str, Any], out: str | os.PathLike, limit: int | None = None) -> Path:
