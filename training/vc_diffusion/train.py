@@ -494,7 +494,7 @@ def train(
             }
             log_rows.append(row)
             window = []
-            bar.set_postfix(loss=row["loss"])
+            bar.set_postfix(loss=row["loss"], refresh=False)  # shown at the next bar update
             write_log()
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
