@@ -217,3 +217,18 @@ def test_bad_manifest_lines_stop_training_unless_skipped(recipe, corpus, tmp_pat
         recipe.train(config, bad, tmp_path / "strict", stop_after=1)
     summary = recipe.train(config, bad, tmp_path / "lenient", skip_bad=True, stop_after=2)
     assert summary["steps"] == 2 and summary["num_pairs"] == 14
+
+
+def test_corpora_at_other_sample_rates_are_resampled_to_the_coders(recipe, corpus, tmp_path):
+    # ESD and CREMA-D come at 16 kHz: the same corpus written at 16 kHz trains the same way.
+    from emogen.speech.audio import load_audio, save_audio
+
+    copy = tmp_path / "corpus-16k"
+    (copy / "wavs").mkdir(parents=True)
+    for wav in (corpus.parent / "wavs").glob("*.wav"):
+        audio, _ = load_audio(wav, sample_rate=16000)
+        save_audio(copy / "wavs" / wav.name, audio, 16000)
+    (copy / "manifest.jsonl").write_text(corpus.read_text())
+    config = recipe.load_config("tiny")
+    summary = recipe.train(config, copy / "manifest.jsonl", tmp_path / "out", stop_after=2)
+    assert summary["steps"] == 2 and summary["num_pairs"] == 14

@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emogen.emotion.taxonomy import FAMILIES
+
 HERE = Path(__file__).resolve().parent
-EMOTIONS = ("happy", "sad", "angry", "afraid", "disgusted", "surprised", "calm")
+EMOTIONS = FAMILIES  # the basic families the renderer has profiles for
 INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # measured correlate -> the profile control whose sign says which way it must move
 CORRELATES = {

@@ -69,6 +69,7 @@ __all__ = [
     "ManifestError",
     "ManifestProblem",
     "Utterance",
+    "audio_duration",
     "prepare_crema_d",
     "prepare_esd",
     "prepare_folder",
@@ -440,7 +441,7 @@ def _utterance_from_json(data: Any, root: Path | None, check_audio: bool) -> Utt
     if root is None and duration is None:
         raise EmogenError("'duration_s' is missing (and no folder was given to read the audio)")
     if root is not None and (check_audio or duration is None):
-        header_duration = _audio_duration(root / data["audio"], data["audio"])
+        header_duration = audio_duration(root / data["audio"], data["audio"])
         duration = duration if duration is not None else header_duration
     alignment = None
     if data.get("alignment") is not None:
@@ -490,8 +491,10 @@ def _check_alignment(value: Any, duration: float) -> tuple[tuple[str, float, flo
     return tuple(alignment)
 
 
-def _audio_duration(path: Path, shown: str) -> float:
-    """Duration in seconds from the file's header; EmogenError if missing or unreadable."""
+def audio_duration(path: Path, shown: str | None = None) -> float:
+    """Duration in seconds from the file's header (no samples decoded); EmogenError if it is
+    missing, unreadable or empty. `shown`: how messages name the file (default its path)."""
+    shown = str(path) if shown is None else shown
     if not path.is_file():
         raise EmogenError(f"audio file {shown!r} not found (looked for {str(path)!r})")
     try:
@@ -833,7 +836,7 @@ def _utterance(
 ) -> Utterance | None:
     """An utterance of `path` relative to the manifest's folder, or None (noted) if unreadable."""
     try:
-        duration = _audio_duration(path, str(path))
+        duration = audio_duration(path, str(path))
     except EmogenError as error:
         skipped.append(str(error))
         return None

@@ -559,11 +559,11 @@ def _aperiodicity(
     if voiced_anchors.size:
         log_estimated = np.log(np.maximum(estimated[voiced[anchors]], 1e-12))
         frames = np.flatnonzero(voiced)
-        upper = np.clip(np.searchsorted(voiced_anchors, frames), 1, max(1, voiced_anchors.size - 1))
-        lower = upper - 1 if voiced_anchors.size > 1 else upper * 0
-        upper = upper if voiced_anchors.size > 1 else upper * 0
-        span = np.maximum(voiced_anchors[upper] - voiced_anchors[lower], 1)
-        weight = np.clip((frames - voiced_anchors[lower]) / span, 0.0, 1.0)[:, None]
+        # Each voiced frame's fractional position among the voiced anchors (clamped at the ends).
+        position = np.interp(frames, voiced_anchors, np.arange(voiced_anchors.size))
+        lower = np.floor(position).astype(int)
+        upper = np.minimum(lower + 1, voiced_anchors.size - 1)
+        weight = (position - lower)[:, None]
         mixed = (1.0 - weight) * log_estimated[lower] + weight * log_estimated[upper]
         aperiodicity[frames] = np.exp(mixed)
     return aperiodicity

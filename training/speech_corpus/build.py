@@ -177,7 +177,7 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
     from emogen.emotion import Emotion, EmotionCurve
     from emogen.errors import EmogenError
     from emogen.speech.audio import save_audio
-    from emogen.speech.corpus import Utterance
+    from emogen.speech.corpus import Utterance, audio_duration
 
     pipe = None
     lines = []
@@ -186,7 +186,11 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
         wav = out / "wavs" / f"{job.id}.wav"
         timing = out / "alignments" / f"{job.id}.json"
         # A wav without its alignment (a build from before alignments) is rendered again.
-        if not (_readable(wav) and timing.is_file()):
+        try:
+            duration = audio_duration(wav) if timing.is_file() else None
+        except EmogenError:  # missing or unreadable
+            duration = None
+        if duration is None:
             pipe = pipe or _pipeline(config["pipeline"])
             emotion = job.curve if job.curve is not None else job.emotion
             try:
@@ -194,12 +198,10 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
             except EmogenError as error:
                 logger.warning("skipping %s (%r): %s", job.id, job.text, error)
                 continue
-            peak = float(np.max(np.abs(audio)))
-            if peak > 0.99:  # rare (loud emotions); scale, never clip
-                audio = audio * (0.99 / peak)
             with atomic_path(timing) as temporary:  # before the wav, which marks a job done
                 temporary.write_text(json.dumps(alignment) + "\n")
-            save_audio(wav, audio, pipe.voice.sample_rate)
+            save_audio(wav, audio, pipe.voice.sample_rate)  # the renderer keeps peaks <= 0.99
+            duration = len(audio) / pipe.voice.sample_rate
         alignment = json.loads(timing.read_text())
         utterance = Utterance(
             id=job.id,
@@ -207,7 +209,7 @@ def render_shard(jobs: list[Job], out: Path, config: dict[str, Any], rank: int) 
             text=job.text,
             speaker=config["speaker"],
             emotion=None if job.emotion is None else Emotion.parse(job.emotion),
-            duration_s=_duration(wav),
+            duration_s=duration,
             curve=None if job.curve is None else EmotionCurve.parse(job.curve),
             pair=job.pair,
             language="en",
@@ -329,23 +331,6 @@ def _unpaired(utterance: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(utterance, pair=None)
-
-
-def _readable(path: Path) -> bool:
-    """True for a complete wav (save_audio renames only finished files; still, check it reads)."""
-    if not path.is_file():
-        return False
-    try:
-        return _duration(path) > 0
-    except Exception:
-        return False
-
-
-def _duration(path: Path) -> float:
-    import soundfile
-
-    info = soundfile.info(path)
-    return info.frames / info.samplerate
 
 
 def main() -> None:

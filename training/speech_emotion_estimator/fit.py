@@ -190,13 +190,8 @@ def _evaluate(estimator, neutral, rows, labels, as_emotion) -> list[str]:
         estimates = [
             estimator.estimate_from_prosody(row) for row, lab in zip(rows, labels) if lab == label
         ]
-        family = as_emotion(label).category
-        right = sum(
-            1
-            for e in estimates
-            if not e.is_neutral
-            and max(dict(e.mixture), key=dict(e.mixture).get) == taxonomy.resolve(family)
-        )
+        family = taxonomy.resolve(as_emotion(label).category)
+        right = sum(1 for e in estimates if e.category == family)
         missed = sum(1 for e in estimates if e.is_neutral)
         mean_intensity = np.mean([0.0 if e.is_neutral else e.intensity for e in estimates])
         total_right, total = total_right + right, total + len(estimates)

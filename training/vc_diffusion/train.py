@@ -165,7 +165,11 @@ def build_features(manifest_path: Path, out: Path, skip_bad: bool, accelerator) 
         with accelerator.split_between_processes(ids) as share:
             frames = {}
             for utterance_id in share:
-                audio, rate = load_audio(manifest.audio_path(by_id[utterance_id]))
+                # Corpora come at their own rates (ESD and CREMA-D 16 kHz, RAVDESS 48 kHz); the
+                # coder's layout is for one rate.
+                audio, rate = load_audio(
+                    manifest.audio_path(by_id[utterance_id]), sample_rate=coder.config.sample_rate
+                )
                 frames[utterance_id] = coder.encode(vocoder.analyze(audio, rate))
             save_file(frames, folder / f"shard-{accelerator.process_index:03d}.safetensors")
         accelerator.wait_for_everyone()
