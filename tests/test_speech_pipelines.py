@@ -404,7 +404,9 @@ def test_vc_shows_progress_on_long_inputs(vc, neutral, monkeypatch, capsys):
     assert "vc" not in capsys.readouterr().err  # short: no bar
     monkeypatch.setattr(vc_module, "LONG_INPUT_S", 0.5)
     vc(audio, emotion="sad", sample_rate=rate)
-    assert "vc: 100%" in capsys.readouterr().err.replace("\r", "\n")
+    shown = capsys.readouterr().err
+    # Each stage names itself (tqdm may skip the final 100 % frame of a fast bar it then clears).
+    assert "vc:" in shown and "analysing" in shown and "rendering" in shown
 
 
 def test_vc_source_emotion_is_taken_out(vc, neutral):
