@@ -149,7 +149,13 @@ def _cmd_tts(args: argparse.Namespace) -> int:
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     for text, path in tqdm(jobs, desc="tts", disable=len(jobs) < 2):
-        out = pipe(text, emotion=emotion, intensity=args.intensity, generator=args.seed)
+        out = pipe(
+            text,
+            emotion=emotion,
+            intensity=args.intensity,
+            generator=args.seed,
+            **_learned_options(args),
+        )
         save_audio(path, out.audios[0], out.sample_rate)
         logger.info("wrote %s (%s)", path, ", ".join(e.label() for e in out.emotions[0]))
         if len(jobs) == 1:
@@ -187,10 +193,21 @@ def _cmd_vc(args: argparse.Namespace) -> int:
         source_emotion=source,
         preserve_duration=args.preserve_duration,
         generator=args.seed,
+        **_learned_options(args),
     )
     save_audio(Path(args.out), out.audios[0], out.sample_rate)
     print(args.out)
     return 0
+
+
+def _learned_options(args: argparse.Namespace) -> dict:
+    """--guidance/--steps as pipeline keywords (only those given: defaults stay the pipeline's)."""
+    if args.steps is not None and args.steps < 1:
+        raise EmogenError(f"--steps must be >= 1, got {args.steps}")
+    if args.guidance is not None and not args.guidance >= 0:
+        raise EmogenError(f"--guidance must be >= 0, got {args.guidance}")
+    options = {"emotion_guidance_scale": args.guidance, "num_inference_steps": args.steps}
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _parse_emotion(text: str):
@@ -270,6 +287,15 @@ def _speech_arguments(sub: argparse.ArgumentParser, default: str, auto: bool) ->
         "--pipeline", default=default, help=f"pipeline folder or short name ({default})"
     )
     sub.add_argument("--seed", type=int, help="seed of the variation (same seed, same audio)")
+    sub.add_argument(
+        "--guidance",
+        type=float,
+        help="learned pipelines: emotion guidance scale (1 plain, 0 no emotion, >1 stronger; "
+        "default from the pipeline)",
+    )
+    sub.add_argument(
+        "--steps", type=int, help="learned pipelines: denoising steps (default from the pipeline)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

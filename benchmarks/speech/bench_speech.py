@@ -17,6 +17,19 @@ Writes RESULTS.md, results.json and intensity_response.png beside this file.
 
     .venv/bin/python benchmarks/speech/bench_speech.py            # 24 sentences, ~15 min
     .venv/bin/python benchmarks/speech/bench_speech.py --quick    # 6 sentences
+
+`--compare PIPELINE ...` measures whole pipelines side by side instead, in one run and one table
+(RESULTS_compare.md, results_compare.json): the learned TTS/VC beside the embedded defaults,
+through the same public API a user calls. For each pipeline and sentence: the neutral output,
+and each basic emotion at intensity 0.5 and 1 (same seed), measured against that neutral output
+(direction and monotonicity of the correlates, as above; intensity 0 is the neutral output
+itself); Whisper WER of the neutral and full-intensity outputs; speaker similarity of every output
+to the corpus voice (the embedded TTS's neutral rendering of the same sentence); real-time
+factor of one sentence at angry:0.7 on one thread. VC pipelines convert that neutral rendering
+(`source_emotion="neutral"`).
+
+    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 12 \
+        --compare tts-default tts-diffusion vc-default vc-diffusion
 """
 
 from __future__ import annotations
@@ -59,8 +72,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 sentences, no WER/similarity")
     parser.add_argument("--sentences", type=int, default=None)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument(
+        "--compare", nargs="+", metavar="PIPELINE", help="compare these pipelines (see above)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.compare:
+        compare(args)
+        return
 
     from emogen.eval.speech import acoustic_correlates
     from emogen.pipelines import load_pipeline
@@ -250,6 +269,161 @@ def _write(args, texts, table, direction_ok, monotone_ok, wer_rows, similarity, 
     (out / "results.json").write_text(json.dumps(serial, indent=2), encoding="utf-8")
     _plot(out / "intensity_response.png", table)
     print((out / "RESULTS.md").read_text())
+
+
+COMPARE_INTENSITIES = (0.5, 1.0)
+
+
+def compare(args) -> None:
+    """The `--compare` mode (module docstring): one table for several pipelines."""
+    from emogen.eval.speech import (
+        acoustic_correlates,
+        speaker_similarity,
+        transcribe,
+        word_error_counts,
+    )
+    from emogen.pipelines import EmotionalVCPipeline, load_pipeline
+
+    texts = [t for t in (HERE / "sentences.txt").read_text().splitlines() if t.strip()]
+    texts = texts[: args.sentences or len(texts)]
+    reference_tts = load_pipeline("tts-default")
+    references = [reference_tts(t, generator=i) for i, t in enumerate(texts)]
+    ref_rate = references[0].sample_rate
+    references = [r.audios[0] for r in references]
+    results = {}
+    for name in args.compare:
+        pipe = load_pipeline(name)
+        is_vc = isinstance(pipe, EmotionalVCPipeline)
+
+        def run(index: int, emotion: str, pipe=pipe, is_vc=is_vc) -> tuple[np.ndarray, int]:
+            if is_vc:
+                out = pipe(references[index], emotion=emotion, sample_rate=ref_rate,
+                           source_emotion="neutral", generator=index)  # fmt: skip
+            else:
+                out = pipe(texts[index], emotion=emotion, generator=index)
+            return out.audios[0], out.sample_rate
+
+        started = time.perf_counter()
+        deltas = {(e, i): [] for e in EMOTIONS for i in COMPARE_INTENSITIES}
+        errors = {"neutral": [], "emotional": []}
+        similarity = {"neutral": [], "emotional": []}
+        for index, text in enumerate(texts):
+            neutral, rate = run(index, "neutral")
+            base = acoustic_correlates(neutral, rate, text=text)
+            errors["neutral"].append(word_error_counts(text, transcribe(neutral, rate)))
+            similarity["neutral"].append(
+                speaker_similarity(neutral, rate, references[index], ref_rate)
+            )
+            for emotion in EMOTIONS:
+                for intensity in COMPARE_INTENSITIES:
+                    audio, rate = run(index, f"{emotion}:{intensity}")
+                    measured = acoustic_correlates(audio, rate, text=text)
+                    deltas[(emotion, intensity)].append(
+                        {k: measured[k] - base[k] for k in CORRELATES}
+                    )
+                    if intensity == 1.0:
+                        errors["emotional"].append(word_error_counts(text, transcribe(audio, rate)))
+                        similarity["emotional"].append(
+                            speaker_similarity(audio, rate, references[index], ref_rate)
+                        )
+            print(f"{name} [{index + 1}/{len(texts)}] {time.perf_counter() - started:.0f} s")
+
+        direction, monotone, table = [], [], {}
+        for emotion in EMOTIONS:
+            controls = pipe_controls(emotion)
+            for correlate, control in CORRELATES.items():
+                means = [0.0] + [
+                    statistics.fmean(d[correlate] for d in deltas[(emotion, i)])
+                    for i in COMPARE_INTENSITIES
+                ]
+                table[f"{emotion}|{correlate}"] = means
+                expected = np.sign(controls[control])
+                if expected == 0:
+                    continue
+                direction.append(
+                    bool(np.sign(means[-1]) == expected and abs(means[-1]) >= MIN_EFFECT[correlate])
+                )
+                monotone.append(bool((np.diff(means) * expected > -0.05 * abs(means[-1])).all()))
+
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            audio, rate = run(0, "angry:0.7")
+            times.append(time.perf_counter() - t)
+        results[name] = {
+            "kind": "vc" if is_vc else "tts",
+            "wer_neutral": sum(errors["neutral"][1:], errors["neutral"][0]).wer,
+            "wer_emotional": sum(errors["emotional"][1:], errors["emotional"][0]).wer,
+            "direction_ok": sum(direction),
+            "monotonic": sum(monotone),
+            "checked": len(direction),
+            "similarity_neutral": statistics.fmean(similarity["neutral"]),
+            "similarity_emotional": statistics.fmean(similarity["emotional"]),
+            "rtf": statistics.median(times) / (len(audio) / rate),
+            "correlates": table,
+        }
+        del pipe
+    _write_compare(args, texts, results)
+
+
+def pipe_controls(emotion: str) -> dict[str, float]:
+    """The cited profile's controls for an emotion (the directions every pipeline must follow)."""
+    from emogen.speech.renderer import EmotionRenderer
+
+    return EmotionRenderer().controls(emotion)
+
+
+def _write_compare(args, texts: list[str], results: dict[str, dict]) -> None:
+    out: Path = args.out
+    command = (
+        "python benchmarks/speech/bench_speech.py "
+        + (f"--sentences {args.sentences} " if args.sentences else "")
+        + "--compare "
+        + " ".join(args.compare)
+    )
+    lines = [
+        "# Speech benchmark: pipelines side by side",
+        "",
+        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- command: `{command}`",
+        f"- sentences: the first {len(texts)} of benchmarks/speech/sentences.txt (never in any "
+        "training corpus: the corpus builder excludes them)",
+        f"- machine: {platform.platform()}, Python {platform.python_version()}, torch "
+        f"{torch.__version__}, 1 thread",
+        "- WER: Whisper tiny.en, all words of the neutral outputs / of the 7 basic emotions at "
+        "intensity 1; similarity: speaker embedding cosine to the embedded TTS's neutral "
+        "rendering of the same sentence (the corpus voice); direction / monotonic: the 5 "
+        "correlates x 7 emotions whose cited profile moves them, at intensity 0 / 0.5 / 1; "
+        "RTF: seconds of compute per second of audio, one sentence at angry:0.7",
+        "",
+        "| pipeline | kind | WER neutral | WER emotional | direction | monotonic | "
+        "similarity neutral | similarity emotional | RTF |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['kind']} | {100 * r['wer_neutral']:.1f} % | "
+            f"{100 * r['wer_emotional']:.1f} % | {r['direction_ok']}/{r['checked']} | "
+            f"{r['monotonic']}/{r['checked']} | {r['similarity_neutral']:.3f} | "
+            f"{r['similarity_emotional']:.3f} | {r['rtf']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Correlates at intensity 0 / 0.5 / 1 (change from each pipeline's neutral)",
+        "",
+    ]
+    for name, r in results.items():
+        lines += [f"### {name}", "", "| emotion | " + " | ".join(CORRELATES) + " |",
+                  "|---|" + "---|" * len(CORRELATES)]  # fmt: skip
+        for emotion in EMOTIONS:
+            cells = [
+                "/".join(f"{v:+.2f}" for v in r["correlates"][f"{emotion}|{c}"]) for c in CORRELATES
+            ]
+            lines.append(f"| {emotion} | " + " | ".join(cells) + " |")
+        lines.append("")
+    (out / "RESULTS_compare.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "results_compare.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print((out / "RESULTS_compare.md").read_text())
 
 
 def _plot(path: Path, table) -> None:

@@ -9,15 +9,19 @@ from typing import ClassVar
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from tqdm.auto import tqdm
 
 from ..emotion import Emotion, EmotionCurve
 from ..emotion.curve import as_curve
+from ..emotion.encoder import EmotionEncoder
 from ..errors import EmogenError
-from ..speech.audio import load_audio
+from ..speech.acoustic import FrameDenoiser, frame_emotion_embedding, sample
+from ..speech.audio import load_audio, resample
 from ..speech.estimator import SpeechEmotionEstimator
+from ..speech.frames import SAMPLE_CLIP, FrameNormalizer, WorldFrameCoder
 from ..speech.renderer import EmotionRenderer
-from ..speech.world import WorldVocoder
+from ..speech.world import WorldFeatures, WorldVocoder
 from .tts import EmotionalSpeechOutput
 from .utils import (
     EmotionInput,
@@ -35,33 +39,81 @@ AUTO = "auto"
 LONG_INPUT_S = 30.0  # inputs at least this long show a progress bar
 
 
+LEARNED = ("denoiser", "emotion_encoder", "scheduler", "frame_coder", "frame_normalizer")
+
+
 class EmotionalVCPipeline(DiffusionPipeline):
     """Emotional voice conversion: any speech -> same words and speaker, target emotion.
+
+    Two converters share this pipeline. The rule-based one (`pipelines/vc-default`) renders the
+    target emotion's prosody minus the source emotion's in WORLD space. The learned one
+    (`pipelines/vc-diffusion`, EmoReg: Singh et al. 2024) denoises the target's WORLD frames
+    conditioned on the input's frames and the emotion's shifted embedding, frame by frame, so
+    it keeps the input's timing; a renderer beside it first takes out a non-neutral source
+    emotion (the model was trained on neutral sources).
 
     Components:
         vocoder: the `WorldVocoder` (analysis and resynthesis keep the speaker's envelope).
         renderer: the `EmotionRenderer`; the change applied is the target emotion's prosody
-            minus the source emotion's, scaled by intensity.
+            minus the source emotion's, scaled by intensity (optional with a learned converter).
         estimator: the `SpeechEmotionEstimator` that reads the source emotion from the input's
             prosody when none is given (optional: without it the input counts as neutral).
+        denoiser, emotion_encoder, scheduler, frame_coder, frame_normalizer: the learned
+            converter (`FrameDenoiser`, the shared `EmotionEncoder` trained with it, any diffusers
+            scheduler with its training config, `WorldFrameCoder`, `FrameNormalizer`): all or
+            none.
 
     Example:
         >>> pipe = EmotionalVCPipeline.from_pretrained("pipelines/vc-default")
         >>> out = pipe("speech.wav", emotion="sad", intensity=0.6)
+        >>> pipe = load_pipeline("vc-diffusion")   # the learned converter
+        >>> out = pipe("speech.wav", emotion="angry", emotion_guidance_scale=1.5, generator=0)
     """
 
-    _optional_components: ClassVar[list[str]] = ["estimator"]
+    _optional_components: ClassVar[list[str]] = ["renderer", "estimator", *LEARNED]
 
     def __init__(
         self,
         vocoder: WorldVocoder,
-        renderer: EmotionRenderer,
+        renderer: EmotionRenderer | None = None,
         estimator: SpeechEmotionEstimator | None = None,
+        denoiser: FrameDenoiser | None = None,
+        emotion_encoder: EmotionEncoder | None = None,
+        scheduler: SchedulerMixin | None = None,
+        frame_coder: WorldFrameCoder | None = None,
+        frame_normalizer: FrameNormalizer | None = None,
         max_seconds: float = 600.0,
+        num_inference_steps: int = 20,
+        emotion_guidance_scale: float = 1.0,
     ):
         super().__init__()
-        self.register_modules(vocoder=vocoder, renderer=renderer, estimator=estimator)
-        self.register_to_config(max_seconds=max_seconds)
+        learned = dict(
+            denoiser=denoiser,
+            emotion_encoder=emotion_encoder,
+            scheduler=scheduler,
+            frame_coder=frame_coder,
+            frame_normalizer=frame_normalizer,
+        )
+        given = [name for name, value in learned.items() if value is not None]
+        if given and len(given) < len(learned):
+            missing = [name for name in learned if name not in given]
+            raise EmogenError(
+                f"a learned converter needs all of {', '.join(learned)}; missing: "
+                f"{', '.join(missing)}"
+            )
+        if renderer is None and not given:
+            raise EmogenError("give a renderer (rule-based conversion) or a learned converter")
+        self.register_modules(vocoder=vocoder, renderer=renderer, estimator=estimator, **learned)
+        self.register_to_config(
+            max_seconds=max_seconds,
+            num_inference_steps=num_inference_steps,
+            emotion_guidance_scale=emotion_guidance_scale,
+        )
+
+    @property
+    def learned(self) -> bool:
+        """Whether this pipeline converts with the learned diffusion model."""
+        return getattr(self, "denoiser", None) is not None
 
     @classmethod
     def from_default(cls, **kwargs) -> EmotionalVCPipeline:
@@ -99,10 +151,14 @@ class EmotionalVCPipeline(DiffusionPipeline):
                 neutral speech.
             sample_rate: the rate of an array input.
             preserve_duration: keep the input's length (rate changes only move time between
-                speech and pauses).
-            emotion_guidance_scale, num_inference_steps: used by learned converters; the
-                embedded renderer ignores them.
-            generator: seed of the renderer's jitter and tremor.
+                speech and pauses). The learned converter always keeps the input's timing.
+            emotion_guidance_scale: learned converter only: classifier-free guidance on the
+                emotion (1 the plain model, 0 ignores the emotion, above 1 exaggerates it);
+                default from the pipeline's config.
+            num_inference_steps: learned converter only: denoising steps (default from the
+                config).
+            generator: seed of the renderer's jitter and tremor, and of the learned
+                converter's noise (the same seed gives the same audio).
             output_type: "np" or "pt".
             return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
 
@@ -116,10 +172,16 @@ class EmotionalVCPipeline(DiffusionPipeline):
         if not items:
             raise EmogenError("audio is an empty list; give a path, an array or a list of them")
         check_intensity(intensity)
-        if emotion_guidance_scale is not None or num_inference_steps is not None:
+        if not self.learned and (
+            emotion_guidance_scale is not None or num_inference_steps is not None
+        ):
             logger.info(
                 "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
             )
+        if emotion_guidance_scale is None:
+            emotion_guidance_scale = self.config.emotion_guidance_scale
+        if num_inference_steps is None:
+            num_inference_steps = self.config.num_inference_steps
         # 2. encode the condition
         target = self._target(emotion, intensity)
         estimate = source_emotion is None or (
@@ -152,19 +214,32 @@ class EmotionalVCPipeline(DiffusionPipeline):
                     )
                     logger.info("estimated source emotion: %s", item_source.label())
                 stages.update()
-                stages.set_postfix_str("rendering")
-                rendered = self.renderer.render(
-                    waveform,
-                    rate,
-                    target,
-                    source_emotion=item_source,
-                    vocoder=self.vocoder,
-                    features=features,
-                    preserve_duration=preserve_duration,
-                    seed=seed,
-                )
+                stages.set_postfix_str("converting" if self.learned else "rendering")
+                if self.learned:
+                    converted = self._convert(
+                        waveform,
+                        rate,
+                        target,
+                        item_source,
+                        features,
+                        num_inference_steps,
+                        emotion_guidance_scale,
+                        seed,
+                        progress=long_input,
+                    )
+                else:
+                    converted = self.renderer.render(
+                        waveform,
+                        rate,
+                        target,
+                        source_emotion=item_source,
+                        vocoder=self.vocoder,
+                        features=features,
+                        preserve_duration=preserve_duration,
+                        seed=seed,
+                    ).audio
                 stages.update()
-            outputs.append(rendered.audio)
+            outputs.append(converted)
             rates.append(rate)
             used.append([final_emotion(target)])
             sources.append(final_emotion(item_source))
@@ -179,6 +254,68 @@ class EmotionalVCPipeline(DiffusionPipeline):
             return audios, rates[0]
         return EmotionalSpeechOutput(audios, rates[0], used, [[] for _ in items], sources)
 
+    def _convert(
+        self,
+        waveform: np.ndarray,
+        rate: int,
+        target: Emotion | EmotionCurve,
+        source: Emotion | EmotionCurve,
+        features: WorldFeatures,
+        num_inference_steps: int,
+        emotion_guidance_scale: float,
+        seed: int | None,
+        progress: bool,
+    ) -> np.ndarray:
+        """The learned path: `(T,)` audio at `rate`, the input's timing kept."""
+        coder, model_rate = self.frame_coder, self.frame_coder.config.sample_rate
+        if not _is_neutral(source):
+            if self.renderer is None:
+                logger.warning(
+                    "the source emotion %s is not taken out: this pipeline has no renderer",
+                    final_emotion(source).label(),
+                )
+            else:  # the model was trained on neutral sources: neutralise first
+                waveform = self.renderer.render(
+                    waveform,
+                    rate,
+                    Emotion.neutral(),
+                    source_emotion=source,
+                    vocoder=self.vocoder,
+                    features=features,
+                    preserve_duration=True,
+                    seed=seed,
+                ).audio
+                features = None
+        if rate != model_rate or features is None:
+            features = self.vocoder.analyze(resample(waveform, rate, model_rate), model_rate)
+        condition = self.frame_normalizer.normalize(coder.encode(features))
+        num_frames = condition.shape[0]
+        embedding = frame_emotion_embedding(
+            self.emotion_encoder, target, num_frames, coder.config.frame_period_ms
+        )
+        generator = torch.Generator().manual_seed(seed if seed is not None else 0)
+        if seed is None:
+            generator.seed()
+        frames = sample(
+            self.denoiser,
+            self.emotion_encoder,
+            self.scheduler,
+            torch.from_numpy(condition)[None],
+            emotion_embeds=embedding[None],
+            num_inference_steps=num_inference_steps,
+            emotion_guidance_scale=emotion_guidance_scale,
+            generator=generator,
+            progress=progress,
+        )[0]
+        decoded = coder.decode(
+            self.frame_normalizer.denormalize(frames.float().cpu().numpy(), clip=SAMPLE_CLIP),
+            num_samples=features.num_samples,
+        )
+        audio = self.vocoder.synthesize(decoded)
+        audio = resample(audio, model_rate, rate)
+        length = len(waveform)
+        return np.pad(audio[:length], (0, max(0, length - len(audio)))).astype(np.float32)
+
     @staticmethod
     def _target(emotion: EmotionInput, intensity: float | None) -> Emotion | EmotionCurve:
         if isinstance(emotion, (list, tuple)):
@@ -190,6 +327,12 @@ class EmotionalVCPipeline(DiffusionPipeline):
             target = curve.keyframes[0].emotion
             return target if intensity is None else target.with_intensity(float(intensity))
         return curve if intensity is None else curve.with_intensity(float(intensity))
+
+
+def _is_neutral(emotion: Emotion | EmotionCurve) -> bool:
+    keyframes = emotion.keyframes if isinstance(emotion, EmotionCurve) else None
+    emotions = [k.emotion for k in keyframes] if keyframes else [emotion]
+    return all(e.is_neutral for e in emotions)
 
 
 __all__ = ["EmotionalVCPipeline"]

@@ -54,20 +54,25 @@ from diffusers.utils import BaseOutput
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..emotion import EmotionLike, as_emotion
+from ..emotion import EmotionCurve, EmotionLike, as_emotion
+from ..emotion.curve import as_curve
 from ..emotion.encoder import EmotionEncoder, EmotionInputs
 from ..errors import EmogenError
 
 __all__ = [
+    "CONTROL_RATE_HZ",
     "FrameDenoiser",
     "FrameDenoiserOutput",
     "align_frames",
     "emotion_embedding",
+    "frame_emotion_embedding",
     "full_intensity_inputs",
     "sample",
     "shifted_embedding",
     "training_target",
 ]
+
+CONTROL_RATE_HZ = 20.0  # an emotion curve is read this often (then interpolated to frames)
 
 
 @dataclass
@@ -102,7 +107,10 @@ class ResidualLayer(nn.Module):
     def forward(
         self, hidden: torch.Tensor, embedding: torch.Tensor, condition: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        gate_input = self.dilated_conv(hidden + self.embedding_projection(embedding)[:, :, None])
+        # embedding: (B, E') for one emotion per item, (B, T, E') for an emotion per frame.
+        projected = self.embedding_projection(embedding)
+        projected = projected[:, :, None] if projected.ndim == 2 else projected.transpose(1, 2)
+        gate_input = self.dilated_conv(hidden + projected)
         gate_input = gate_input + self.condition_projection(condition)
         filter_part, gate_part = gate_input.chunk(2, dim=1)
         gated = torch.tanh(filter_part) * torch.sigmoid(gate_part)
@@ -199,7 +207,9 @@ class FrameDenoiser(ModelMixin, ConfigMixin):
             sample: `(B, T, D)` noisy frames.
             timestep: `(B,)` or a scalar diffusion step (float steps are fine).
             condition_frames: `(B, T, C)`, aligned with `sample` frame by frame.
-            emotion_embedding: `(B, E)`, from `emotion_embedding` (or the encoder's null output).
+            emotion_embedding: `(B, E)`, from `emotion_embedding` (or the encoder's null output),
+                or `(B, T, E)`, an embedding per frame (`frame_emotion_embedding`: an emotion
+                curve).
             return_dict: return a `FrameDenoiserOutput` (default) or a 1-tuple.
 
         Returns:
@@ -212,9 +222,15 @@ class FrameDenoiser(ModelMixin, ConfigMixin):
                 f"got {tuple(sample.shape)}"
             )
         batch_size, num_frames = sample.shape[:2]
+        per_frame = emotion_embedding.ndim == 3
         expected = {
             "condition_frames": (condition_frames, (batch_size, num_frames, config.condition_dims)),
-            "emotion_embedding": (emotion_embedding, (batch_size, config.emotion_dims)),
+            "emotion_embedding": (
+                emotion_embedding,
+                (batch_size, num_frames, config.emotion_dims)
+                if per_frame
+                else (batch_size, config.emotion_dims),
+            ),
         }
         for name, (tensor, shape) in expected.items():
             if tuple(tensor.shape) != shape:
@@ -224,6 +240,8 @@ class FrameDenoiser(ModelMixin, ConfigMixin):
             timestep = timestep.expand(batch_size)
 
         step = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
+        if per_frame:
+            step = step[:, None, :]
         embedding = step + self.emotion_projection(emotion_embedding.to(sample.dtype))
         hidden = F.silu(self.input_projection(sample.transpose(1, 2)))
         condition = self.condition_encoder(condition_frames.to(sample.dtype).transpose(1, 2))
@@ -313,6 +331,57 @@ def emotion_embedding(
     return shifted_embedding(encoder, full, steps, drop_condition)
 
 
+def frame_emotion_embedding(
+    encoder: EmotionEncoder,
+    emotion: EmotionLike | EmotionCurve,
+    num_frames: int,
+    frame_period_ms: float,
+    intensity: float | None = None,
+    time_offset_s: float = 0.0,
+    control_rate_hz: float = CONTROL_RATE_HZ,
+) -> torch.Tensor:
+    """The condition of one utterance frame by frame: `(T, E)`.
+
+    A curve over seconds is read at `control_rate_hz` (its emotions, each as EmoReg's shifted
+    embedding), then the embeddings are interpolated linearly to the frame grid: the encoder runs
+    a few dozen times a second of speech, not 200 times. A single emotion gives the same row for
+    every frame.
+
+    Args:
+        encoder: the shared emotion encoder.
+        emotion: an emotion (any form) or an `EmotionCurve` over seconds.
+        num_frames: T, frames of the utterance.
+        frame_period_ms: the frames' hop.
+        intensity: replaces every emotion's intensity, in [0, 1].
+        time_offset_s: the curve time of frame 0 (a sentence that starts later in a text).
+        control_rate_hz: how often the curve is read.
+    """
+    if num_frames < 1 or not frame_period_ms > 0:
+        raise EmogenError(
+            f"need num_frames >= 1 and frame_period_ms > 0, got {num_frames} and {frame_period_ms}"
+        )
+    curve = as_curve(emotion)
+    if curve.unit != "seconds":
+        raise EmogenError(
+            "frame-level conditioning reads curves over seconds ('happy@0 -> sad@2'); "
+            "a sentence curve gives one emotion per sentence"
+        )
+    if len(curve) == 1:
+        row = emotion_embedding(encoder, curve.keyframes[0].emotion, intensity)
+        return row.expand(num_frames, -1)
+    duration_s = num_frames * frame_period_ms / 1000.0
+    count = max(2, math.ceil(duration_s * control_rate_hz) + 1)
+    control_times = np.linspace(0.0, duration_s, count)
+    emotions = [curve.at(time_offset_s + t) for t in control_times]
+    rows = emotion_embedding(encoder, emotions, intensity)  # (K, E)
+    positions = np.arange(num_frames) * frame_period_ms / 1000.0
+    index = np.clip(np.searchsorted(control_times, positions, side="right") - 1, 0, count - 2)
+    weight = (positions - control_times[index]) / (control_times[index + 1] - control_times[index])
+    index_t = torch.from_numpy(index).to(rows.device)
+    weight_t = torch.from_numpy(weight).to(device=rows.device, dtype=rows.dtype)[:, None]
+    return rows[index_t] * (1 - weight_t) + rows[index_t + 1] * weight_t
+
+
 # ---------------------------------------------------------------------- training and sampling
 
 
@@ -364,12 +433,13 @@ def sample(
     encoder: EmotionEncoder,
     scheduler: SchedulerMixin,
     condition_frames: torch.Tensor,
-    emotions: Sequence[EmotionLike] | EmotionLike,
+    emotions: Sequence[EmotionLike] | EmotionLike | None = None,
     intensity: float | Sequence[float] | None = None,
     num_inference_steps: int = 50,
     emotion_guidance_scale: float = 1.0,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    emotion_embeds: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run the reverse diffusion process with classifier-free guidance on the emotion.
 
@@ -383,12 +453,14 @@ def sample(
         scheduler: any diffusers scheduler with the training scheduler's config (DDPM, DDIM,
             DPMSolverMultistep, Euler...); `set_timesteps` is called on it.
         condition_frames: `(B, T, C)` normalised condition (source) frames.
-        emotions: one emotion for all, or B.
+        emotions: one emotion for all, or B (or None with `emotion_embeds`).
         intensity: None (the emotions' own), one value or B values in [0, 1].
         num_inference_steps: denoising steps.
         emotion_guidance_scale: g above, >= 0.
         generator: for the initial noise (and stochastic schedulers' steps).
         progress: show a tqdm bar.
+        emotion_embeds: the condition already encoded instead of `emotions`: `(B, E)`, or
+            `(B, T, E)` for an emotion per frame (`frame_emotion_embedding` of a curve).
 
     Returns:
         `(B, T, D)` normalised frames (`FrameNormalizer.denormalize`, then
@@ -406,17 +478,28 @@ def sample(
         raise EmogenError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps}")
     batch_size, num_frames = condition_frames.shape[:2]
     device, dtype = denoiser.device, denoiser.dtype
-    if isinstance(emotions, str) or not isinstance(emotions, Sequence):
-        emotions = [emotions] * batch_size
-    if len(emotions) != batch_size:
-        raise EmogenError(f"got {len(emotions)} emotions for a batch of {batch_size}")
+    if (emotions is None) == (emotion_embeds is None):
+        raise EmogenError("give either emotions or emotion_embeds")
 
     # 1. Encode the condition: emotion (and the null one for guidance), frames.
-    embedding = emotion_embedding(encoder, emotions, intensity).to(device=device, dtype=dtype)
+    if emotion_embeds is None:
+        if isinstance(emotions, str) or not isinstance(emotions, Sequence):
+            emotions = [emotions] * batch_size
+        if len(emotions) != batch_size:
+            raise EmogenError(f"got {len(emotions)} emotions for a batch of {batch_size}")
+        emotion_embeds = emotion_embedding(encoder, emotions, intensity)
+    elif emotion_embeds.shape[0] != batch_size or emotion_embeds.ndim not in (2, 3):
+        raise EmogenError(
+            f"emotion_embeds must be (batch, E) or (batch, frames, E) for a batch of "
+            f"{batch_size}, got {tuple(emotion_embeds.shape)}"
+        )
+    embedding = emotion_embeds.to(device=device, dtype=dtype)
     condition = condition_frames.to(device=device, dtype=dtype)
     guided = emotion_guidance_scale != 1.0
     if guided:
         null = encoder.null(batch_size).pooled.to(device=device, dtype=dtype)
+        if embedding.ndim == 3:
+            null = null[:, None, :].expand(-1, num_frames, -1)
         embedding = torch.cat([embedding, null])
         condition = torch.cat([condition, condition])
 

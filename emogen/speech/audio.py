@@ -26,6 +26,7 @@ __all__ = [
     "SILENCE_PEAK",
     "WRITABLE_FORMATS",
     "load_audio",
+    "resample",
     "rms_db",
     "save_audio",
 ]
@@ -113,10 +114,16 @@ def load_audio(
 
     _check_content(audio, rate, name, max_seconds)
     if sample_rate is not None and sample_rate != rate:
-        divisor = math.gcd(sample_rate, rate)
-        audio = resample_poly(audio, sample_rate // divisor, rate // divisor)
-        rate = sample_rate
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
     return np.array(audio, dtype=np.float32, order="C"), rate
+
+
+def resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """`(T,)` audio at `rate` -> float32 at `target_rate` (polyphase, scipy's Kaiser window)."""
+    if rate == target_rate:
+        return np.asarray(audio, dtype=np.float32)
+    divisor = math.gcd(target_rate, rate)
+    return resample_poly(audio, target_rate // divisor, rate // divisor).astype(np.float32)
 
 
 def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:

@@ -41,11 +41,20 @@ from ..components import EmogenComponent
 from ..errors import EmogenError
 from .world import UNVOICED_APERIODICITY, WorldFeatures
 
-__all__ = ["FrameLayout", "FrameNormalizer", "WorldFrameCoder", "phoneme_frame_durations"]
+__all__ = [
+    "SAMPLE_CLIP",
+    "FrameLayout",
+    "FrameNormalizer",
+    "WorldFrameCoder",
+    "phoneme_frame_durations",
+]
 
 # Standard deviations below this count as constant columns and are not scaled (a column of
 # voicing flags in an all-voiced corpus, say).
 MIN_STD = 1e-5
+# A learned model's normalised frames are clipped to this many standard deviations before
+# decoding (`FrameNormalizer.denormalize(clip=...)`); real frames stay well inside it.
+SAMPLE_CLIP = 8.0
 
 
 @dataclass(frozen=True)
@@ -301,9 +310,19 @@ class FrameNormalizer(EmogenComponent):
         """`(N, D)` frames -> `(N, D)` float32 `(frames - mean) / std`."""
         return ((self._check(frames) - self.mean) / self.std).astype(np.float32)
 
-    def denormalize(self, normalized: np.ndarray) -> np.ndarray:
-        """Inverse of `normalize`."""
-        return (self._check(normalized) * self.std + self.mean).astype(np.float32)
+    def denormalize(self, normalized: np.ndarray, clip: float | None = None) -> np.ndarray:
+        """Inverse of `normalize`.
+
+        Args:
+            normalized: `(..., D)` normalised frames.
+            clip: first clip them to [-clip, clip] standard deviations: a model's sample far
+                outside the corpus (`SAMPLE_CLIP`, as DDPM clips images to [-1, 1]) is an
+                artefact and would decode to an envelope WORLD cannot synthesize.
+        """
+        normalized = self._check(normalized)
+        if clip is not None:
+            normalized = np.clip(normalized, -clip, clip)
+        return (normalized * self.std + self.mean).astype(np.float32)
 
     def _check(self, frames: np.ndarray) -> np.ndarray:
         frames = np.asarray(frames, dtype=np.float32)
