@@ -1,8 +1,11 @@
-"""What the training recipes under training/ share: reading and checking their YAML configs."""
+"""What the training recipes under training/ share: reading and checking their YAML configs, and
+the bookkeeping of their Accelerate loops (seeded batches, saved states, the loss log)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +49,51 @@ def load_recipe_config(
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise EmogenError(f"{path}: {key!r} has the wrong type: {value!r}")
     return config
+
+
+STATES = "states"
+
+
+def seeded_generator(*entropy: int):
+    """A torch generator seeded from integers (numpy's SeedSequence mixes them): a recipe seeds
+    each batch by (seed, step, process), so a resumed run draws what the uninterrupted one did."""
+    import numpy as np
+    import torch
+
+    state = np.random.SeedSequence(list(entropy)).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def latest_state(out: str | Path) -> Path | None:
+    """The newest `save_state` folder in `<out>/states`, or None."""
+    states = sorted((Path(out) / STATES).glob("step-*"))
+    return states[-1] if states else None
+
+
+def save_state(accelerator: Any, out: str | Path, step: int, keep: int) -> Path:
+    """`accelerator.save_state` into `<out>/states/step-NNNNNNN`, keeping the newest `keep`."""
+    folder = Path(out) / STATES / f"step-{step:07d}"
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        for old in sorted((Path(out) / STATES).glob("step-*"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return folder
+
+
+def read_loss_log(path: str | Path, up_to_step: int) -> list[dict[str, str]]:
+    """A loss log's rows up to a step (rows a crashed run wrote after its last saved state are
+    dropped: the resumed run writes them again)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+
+
+def write_loss_log(path: str | Path, rows: Sequence[Mapping[str, Any]], fields: Sequence[str]):
+    """Write the loss log (CSV with a header row), whole."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fields))
+        writer.writeheader()
+        writer.writerows(rows)

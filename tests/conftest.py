@@ -1,8 +1,12 @@
-"""Shared test set-up: one torch thread (stable timings), no hub access, skip gpu tests on CPU."""
+"""Shared test set-up: one torch thread (stable timings), no hub access, skip gpu tests on CPU;
+the tiny speech corpus the training recipes share."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -12,6 +16,21 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The manifest of the tiny synthetic corpus (training/speech_corpus, config tiny: 16
+    utterances with alignments), built once per session (~40 s) for the training recipes."""
+    out = tmp_path_factory.mktemp("corpus-tiny")
+    subprocess.run(
+        [sys.executable, str(ROOT / "training/speech_corpus/build.py"), "--config", "tiny",
+         "--out", str(out)],
+        check=True, capture_output=True, cwd=ROOT,
+    )  # fmt: skip
+    return out / "manifest.jsonl"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

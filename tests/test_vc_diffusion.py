@@ -1,6 +1,6 @@
 """The diffusion voice-conversion model (emogen.speech.acoustic) and its training recipe
 (training/vc_diffusion): real classes at tiny sizes, and the tiny config trained on the tiny
-synthetic corpus (built once per module, ~40 s; the training runs ~30 s each)."""
+synthetic corpus (built once per session, ~40 s; the training runs ~30 s each)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,18 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
+from emogen.emotion import EmotionCurve
 from emogen.emotion.encoder import EmotionEncoder
 from emogen.errors import EmogenError
 from emogen.speech.acoustic import (
     FrameDenoiser,
     align_frames,
     emotion_embedding,
+    frame_emotion_embedding,
     sample,
     training_target,
 )
 from emogen.speech.corpus import ManifestError
-from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "vc_diffusion" / "train.py"
@@ -106,6 +107,38 @@ def test_guidance_scale_changes_the_sample(scheduler_class):
         run(-1.0)
 
 
+def test_an_emotion_curve_conditions_frame_by_frame():
+    denoiser, encoder = _tiny_models()
+    with torch.no_grad():
+        # 200 frames of 5 ms = 1 s: neutral at 0 s, angry at 1 s.
+        track = frame_emotion_embedding(encoder, "neutral@0 -> angry@1", 200, 5.0)
+        neutral, angry = emotion_embedding(encoder, "neutral"), emotion_embedding(encoder, "angry")
+        half = emotion_embedding(encoder, EmotionCurve.parse("neutral@0 -> angry@1").at(0.5))
+    assert track.shape == (200, 16)
+    torch.testing.assert_close(track[0], neutral[0])
+    # Read at 20 Hz and interpolated: frame 100 (0.5 s) lies on a control point.
+    torch.testing.assert_close(track[100], half[0], atol=1e-5, rtol=1e-4)
+    assert (track[199] - angry[0]).abs().max() < (track[150] - angry[0]).abs().max()
+    constant = frame_emotion_embedding(encoder, "sad", 7, 5.0)
+    torch.testing.assert_close(constant, emotion_embedding(encoder, "sad").expand(7, -1))
+    with pytest.raises(EmogenError, match="curves over seconds"):
+        frame_emotion_embedding(encoder, "happy@#0 -> sad@#1", 10, 5.0)
+
+    # A per-frame embedding that is constant equals the per-item one; guidance works with it.
+    noisy, source = torch.randn(1, 200, 8), torch.randn(1, 200, 6)
+    with torch.no_grad():
+        per_item = denoiser(noisy, 10, source, angry).sample
+        per_frame = denoiser(noisy, 10, source, angry[:, None].expand(1, 200, 16)).sample
+    torch.testing.assert_close(per_frame, per_item)
+    scheduler = DDIMScheduler(num_train_timesteps=100, clip_sample=False)
+    frames = sample(denoiser, encoder, scheduler, source, emotion_embeds=track[None],
+                    num_inference_steps=3, emotion_guidance_scale=2.0,
+                    generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert frames.shape == (1, 200, 8) and torch.isfinite(frames).all()
+    with pytest.raises(EmogenError, match="either emotions or emotion_embeds"):
+        sample(denoiser, encoder, scheduler, source, "sad", emotion_embeds=track[None])
+
+
 def test_align_frames_and_training_target():
     frames = np.stack([np.arange(5.0), np.arange(5.0) * 2], axis=1)
     aligned = align_frames(frames, 9)
@@ -136,14 +169,8 @@ def recipe():
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("corpus-tiny")
-    subprocess.run(
-        [sys.executable, str(ROOT / "training/speech_corpus/build.py"), "--config", "tiny",
-         "--out", str(out)],
-        check=True, capture_output=True, cwd=ROOT,
-    )  # fmt: skip
-    return out / "manifest.jsonl"
+def corpus(tiny_corpus) -> Path:
+    return tiny_corpus  # built once per session (conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -169,20 +196,40 @@ def test_tiny_training_learns_and_saves_a_loadable_model(tiny_run, recipe):
     assert losses[-50:].mean() < 0.9 * losses[:50].mean()
     assert summary["final_eval_loss"] < 0.9 * summary["first_eval_loss"]
 
-    denoiser = FrameDenoiser.from_pretrained(out / "denoiser").eval()
-    encoder = EmotionEncoder.from_pretrained(out / "emotion_encoder").eval()
-    normalizer = FrameNormalizer.from_pretrained(out / "frame_normalizer")
-    coder = WorldFrameCoder.from_pretrained(out / "frame_coder")
-    scheduler = DDIMScheduler.from_pretrained(out / "scheduler")
-    assert denoiser.config.channels == config["channels"]
     assert json.loads((out / "training_summary.json").read_text())["steps"] == config["steps"]
 
-    source = np.random.default_rng(0).normal(size=(40, coder.layout.dims)).astype(np.float32)
-    frames = sample(denoiser, encoder, scheduler, torch.from_numpy(source)[None], "happy:0.7",
-                    num_inference_steps=5, emotion_guidance_scale=1.5,
-                    generator=torch.Generator().manual_seed(0))  # fmt: skip
-    features = coder.decode(normalizer.denormalize(frames[0].numpy()))
-    assert features.num_frames == 40
+
+def test_the_trained_model_converts_through_the_vc_pipeline(tiny_run, recipe, corpus):
+    from emogen.pipelines import EmotionalVCPipeline, load_pipeline
+    from emogen.speech.audio import load_audio
+
+    out, _ = tiny_run
+    pipe = load_pipeline(out / "pipeline")
+    assert isinstance(pipe, EmotionalVCPipeline) and pipe.is_learned
+    assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert pipe.denoiser.config.channels == recipe.load_config("tiny")["channels"]
+    neutral = next(line for line in corpus.read_text().splitlines() if "neutral" in line)
+    audio, rate = load_audio(corpus.parent / json.loads(neutral)["audio"])
+
+    converted = pipe((rate, audio), emotion="angry", source_emotion="neutral", generator=0,
+                     num_inference_steps=4)  # fmt: skip
+    result = converted.audios[0]
+    # The learned converter keeps the input's timing; same seed, same audio.
+    assert result.shape == audio.shape and np.isfinite(result).all() and result.std() > 1e-3
+    again = pipe((rate, audio), emotion="angry", source_emotion="neutral", generator=0,
+                 num_inference_steps=4)  # fmt: skip
+    np.testing.assert_array_equal(again.audios[0], result)
+    # A curve conditions frame by frame; another scheduler swaps in; 16 kHz input comes back
+    # at 16 kHz.
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    curve = pipe((rate, audio), emotion="sad@0 -> happy@1.5", source_emotion="neutral",
+                 generator=1, num_inference_steps=3, emotion_guidance_scale=2.0)  # fmt: skip
+    assert curve.audios[0].shape == audio.shape and np.isfinite(curve.audios[0]).all()
+    low = load_audio((rate, audio), sample_rate=16000)
+    resampled = pipe(low, emotion="sad", source_emotion="neutral", num_inference_steps=2)
+    assert resampled.sample_rate == 16000 and resampled.audios[0].shape == low[0].shape
+    with pytest.raises(EmogenError, match="needs all of"):
+        EmotionalVCPipeline(vocoder=pipe.vocoder, denoiser=pipe.denoiser)
 
 
 def test_resumed_run_ends_where_the_uninterrupted_one_does(tiny_run, recipe, corpus, tmp_path):
@@ -190,7 +237,7 @@ def test_resumed_run_ends_where_the_uninterrupted_one_does(tiny_run, recipe, cor
     config = recipe.load_config("tiny")
     # Killed at step 80: the newest state is step 50, steps 51-80 are done again.
     stopped = recipe.train(config, corpus, tmp_path, stop_after=80)
-    assert not stopped["completed"] and not (tmp_path / "denoiser").exists()
+    assert not stopped["completed"] and not (tmp_path / "pipeline").exists()
     assert [p.name for p in sorted((tmp_path / "states").glob("step-*"))] == ["step-0000050"]
 
     resumed = recipe.train(config, corpus, tmp_path, resume=True)
@@ -201,8 +248,8 @@ def test_resumed_run_ends_where_the_uninterrupted_one_does(tiny_run, recipe, cor
     # Nothing lost: the same batches, noise and state, so the same losses and weights.
     expected = np.array([float(r["loss"] or 0) for r in _log(reference_out)])
     np.testing.assert_allclose([float(r["loss"] or 0) for r in rows], expected, rtol=1e-4)
-    again = FrameDenoiser.from_pretrained(tmp_path / "denoiser")
-    original = FrameDenoiser.from_pretrained(reference_out / "denoiser")
+    again = FrameDenoiser.from_pretrained(tmp_path / "pipeline" / "denoiser")
+    original = FrameDenoiser.from_pretrained(reference_out / "pipeline" / "denoiser")
     for (name, a), (_, b) in zip(again.state_dict().items(), original.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
@@ -232,3 +279,27 @@ def test_corpora_at_other_sample_rates_are_resampled_to_the_coders(recipe, corpu
     config = recipe.load_config("tiny")
     summary = recipe.train(config, copy / "manifest.jsonl", tmp_path / "out", stop_after=2)
     assert summary["steps"] == 2 and summary["num_pairs"] == 14
+
+
+def test_two_cpu_processes_train_together(recipe, corpus, tmp_path):
+    # The documented launch: ACCELERATE_USE_CPU=true accelerate launch --multi_gpu
+    # --num_processes 2 (a gloo group); a short variant of tiny so it completes and exports.
+    import os
+
+    import yaml
+
+    config = recipe.load_config("tiny") | {"steps": 30, "eval_every": 10, "save_every": 20}
+    config_path = tmp_path / "two.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", str(RECIPE), "--config", str(config_path),
+               "--manifest", str(corpus), "--out", str(tmp_path / "run")]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["completed"] and summary["steps"] == 30
+    assert [int(r["step"]) for r in _log(tmp_path / "run")] == list(range(31))
+    assert (tmp_path / "run" / "states" / "step-0000020").is_dir()
+    assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()

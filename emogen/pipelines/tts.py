@@ -6,17 +6,23 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from tqdm.auto import tqdm
 
 from ..emotion import Emotion, EmotionCurve, as_emotion
 from ..emotion.curve import as_curve
+from ..emotion.encoder import EmotionEncoder
 from ..emotion.text import split_sentences
 from ..errors import EmogenError
+from ..speech.acoustic import FrameDenoiser
+from ..speech.diffusion_tts import PhonemeAcousticModel, generate_frames, phoneme_tokens
+from ..speech.frames import FrameNormalizer, WorldFrameCoder
 from ..speech.renderer import EmotionRenderer
 from ..speech.voice import PhonemeTiming, PiperVoice, VoiceOutput
 from ..speech.world import WorldVocoder
@@ -32,6 +38,16 @@ from .utils import (
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"
+# The learned path's components: all of them, or none (the rule-based renderer).
+LEARNED_COMPONENTS = (
+    "acoustic_model",
+    "denoiser",
+    "emotion_encoder",
+    "scheduler",
+    "frame_coder",
+    "frame_normalizer",
+)
+PEAK = 0.99  # the learned path's output is scaled down to this peak if it exceeds it
 
 
 @dataclass
@@ -71,12 +87,20 @@ class SpeechChunk:
 
 
 class EmotionalTTSPipeline(DiffusionPipeline):
-    """Emotional text-to-speech: a neural voice speaks the words, the renderer adds the emotion.
+    """Emotional text-to-speech: rule-based (a neural voice and the emotion renderer) or learned
+    (the diffusion acoustic model of `training/tts_diffusion`).
 
     Components:
-        voice: a `PiperVoice` (any Piper VITS model) that speaks the text neutrally.
+        voice: a `PiperVoice` (any Piper VITS model): it speaks the text neutrally (rule-based
+            path) and phonemizes it (both paths).
         vocoder: the `WorldVocoder` that analyses and resynthesises the speech.
-        renderer: the `EmotionRenderer` that turns an Emotion or EmotionCurve into prosody.
+        renderer: the `EmotionRenderer` that turns an Emotion or EmotionCurve into prosody (the
+            rule-based path).
+        acoustic_model, denoiser, emotion_encoder, scheduler, frame_coder, frame_normalizer:
+            the learned path (`emogen.speech.diffusion_tts`): phonemes + emotion ->
+            `PhonemeAcousticModel` (durations, pitch, energy, prior mu) -> `FrameDenoiser` with
+            any diffusers scheduler -> denormalised `WorldFrameCoder` frames -> the vocoder.
+            Give all six, or none.
 
     Text is split into sentences; each sentence gets its own emotion (one for all, a list, a
     sentence curve `happy@#0 -> sad@#2`, a curve over seconds, or `"auto"` to follow the text),
@@ -89,23 +113,65 @@ class EmotionalTTSPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = ""
+    _optional_components: ClassVar[list[str]] = ["renderer", *LEARNED_COMPONENTS]
 
     def __init__(
         self,
         voice: PiperVoice,
         vocoder: WorldVocoder,
-        renderer: EmotionRenderer,
+        renderer: EmotionRenderer | None = None,
+        acoustic_model: PhonemeAcousticModel | None = None,
+        denoiser: FrameDenoiser | None = None,
+        emotion_encoder: EmotionEncoder | None = None,
+        scheduler: SchedulerMixin | None = None,
+        frame_coder: WorldFrameCoder | None = None,
+        frame_normalizer: FrameNormalizer | None = None,
         max_characters: int = 5000,
         sentence_pause_s: float = 0.3,
         loudness_db: float = -28.0,
+        num_inference_steps: int = 20,
+        emotion_guidance_scale: float = 1.0,
     ):
         super().__init__()
-        self.register_modules(voice=voice, vocoder=vocoder, renderer=renderer)
+        learned = {
+            name: value
+            for name, value in (
+                ("acoustic_model", acoustic_model),
+                ("denoiser", denoiser),
+                ("emotion_encoder", emotion_encoder),
+                ("scheduler", scheduler),
+                ("frame_coder", frame_coder),
+                ("frame_normalizer", frame_normalizer),
+            )
+        }
+        missing = [name for name, value in learned.items() if value is None]
+        if missing and len(missing) < len(learned):
+            raise EmogenError(
+                f"the learned path needs all of {list(LEARNED_COMPONENTS)}; missing {missing}"
+            )
+        if missing and renderer is None:
+            raise EmogenError(
+                "give a renderer (rule-based path) or the learned components "
+                f"{list(LEARNED_COMPONENTS)}"
+            )
+        if not missing and frame_coder.config.sample_rate != voice.sample_rate:
+            raise EmogenError(
+                f"the frame coder codes {frame_coder.config.sample_rate} Hz but the voice "
+                f"speaks at {voice.sample_rate} Hz; they must match"
+            )
+        self.register_modules(voice=voice, vocoder=vocoder, renderer=renderer, **learned)
         self.register_to_config(
             max_characters=max_characters,
             sentence_pause_s=sentence_pause_s,
             loudness_db=loudness_db,
+            num_inference_steps=num_inference_steps,
+            emotion_guidance_scale=emotion_guidance_scale,
         )
+
+    @property
+    def is_learned(self) -> bool:
+        """Whether sentences are spoken by the learned acoustic model (else by the renderer)."""
+        return getattr(self, "acoustic_model", None) is not None
 
     @classmethod
     def from_default(cls, **kwargs) -> EmotionalTTSPipeline:
@@ -210,7 +276,51 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         ]
         return rendered.audio, alignment
 
+    def _speak_learned(
+        self,
+        sentence: str,
+        emotion: Emotion | EmotionCurve,
+        offset_s: float,
+        rng: np.random.Generator,
+        num_inference_steps: int,
+        emotion_guidance_scale: float,
+    ) -> tuple[np.ndarray, list[PhonemeTiming]]:
+        """One sentence by the learned path: phonemes -> frames -> WORLD -> audio, and when
+        each phoneme is spoken (from the predicted durations)."""
+        phonemes = self.voice.phonemize(sentence)
+        period_ms = self.frame_coder.config.frame_period_ms
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        generated = generate_frames(
+            self.acoustic_model,
+            self.denoiser,
+            self.emotion_encoder,
+            self.scheduler,
+            phoneme_tokens(self.voice, phonemes),
+            emotion,
+            frame_period_ms=period_ms,
+            time_offset_s=offset_s,
+            num_inference_steps=num_inference_steps,
+            emotion_guidance_scale=emotion_guidance_scale,
+            generator=generator,
+        )
+        frames = self.frame_normalizer.denormalize(generated.frames.float().cpu().numpy())
+        audio = self.vocoder.synthesize(self.frame_coder.decode(frames)).astype(np.float32)
+        # The model learnt the corpus's levels (the emotion's loudness included); only guard
+        # the peak, as the renderer does.
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > PEAK:
+            audio = audio * (PEAK / peak)
+        ends = np.cumsum(generated.durations) * period_ms / 1000.0
+        starts = ends - generated.durations * period_ms / 1000.0
+        alignment = [
+            PhonemeTiming(char, float(start), float(end))
+            for char, start, end in zip(phonemes, starts, ends)
+        ]
+        return audio, alignment
+
     def _pause(self, emotion: Emotion | EmotionCurve, sample_rate: int) -> np.ndarray:
+        if self.renderer is None:  # the learned path: the configured pause
+            return np.zeros(round(self.config.sentence_pause_s * sample_rate), np.float32)
         scale = 2.0 ** self.renderer.controls(final_emotion(emotion))["pause_log2"]
         return np.zeros(round(self.config.sentence_pause_s * scale * sample_rate), np.float32)
 
@@ -220,28 +330,53 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         emotion: EmotionInput = "neutral",
         intensity: float | None = None,
         generator: int | torch.Generator | np.random.Generator | None = None,
+        emotion_guidance_scale: float | None = None,
+        num_inference_steps: int | None = None,
     ) -> Iterator[SpeechChunk]:
         """Yield the speech sentence by sentence (each chunk ends with its pause).
 
         A curve over seconds is read on the output's time line: each sentence starts where the
-        previous one (with its pause) ended, and inside a sentence the neutral speech's time is
-        used. `SpeechChunk.emotion` is the emotion at the end of the sentence.
+        previous one (with its pause) ended; inside a sentence the rule-based path reads it on
+        the neutral speech's time, the learned path on the predicted durations' time.
+        `SpeechChunk.emotion` is the emotion at the end of the sentence.
+        `emotion_guidance_scale` and `num_inference_steps` as in `__call__`.
         """
         if not isinstance(text, str):
             raise EmogenError(f"stream speaks one string, got {type(text).__name__}")
         (text,) = self.check_inputs(text, intensity)
+        scale, steps = self._sampling_options(emotion_guidance_scale, num_inference_steps)
         sentences = split_sentences(text)
         emotions = self.sentence_emotions(sentences, emotion, intensity)
         rng = np.random.default_rng(resolve_seed(generator))
         rate = self.voice.sample_rate
         offset = 0.0
         for index, (sentence, sentence_emotion) in enumerate(zip(sentences, emotions)):
-            audio, alignment = self._speak(sentence, sentence_emotion, offset, rng)
+            if self.is_learned:
+                audio, alignment = self._speak_learned(
+                    sentence, sentence_emotion, offset, rng, steps, scale
+                )
+            else:
+                audio, alignment = self._speak(sentence, sentence_emotion, offset, rng)
             if index < len(sentences) - 1:
                 audio = np.concatenate([audio, self._pause(sentence_emotion, rate)])
             offset += len(audio) / rate
             emotion_used = final_emotion(sentence_emotion)
             yield SpeechChunk(audio, rate, sentence, emotion_used, index, alignment)
+
+    def _sampling_options(
+        self, emotion_guidance_scale: float | None, num_inference_steps: int | None
+    ) -> tuple[float, int]:
+        """The learned path's guidance scale and steps (None: the pipeline config's), checked."""
+        scale = self.config.emotion_guidance_scale
+        scale = scale if emotion_guidance_scale is None else emotion_guidance_scale
+        steps = (
+            self.config.num_inference_steps if num_inference_steps is None else num_inference_steps
+        )
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 <= scale < 1e6:
+            raise EmogenError(f"emotion_guidance_scale must be a number >= 0, got {scale!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise EmogenError(f"num_inference_steps must be an integer >= 1, got {steps!r}")
+        return float(scale), steps
 
     @torch.no_grad()
     def __call__(
@@ -265,10 +400,14 @@ class EmotionalTTSPipeline(DiffusionPipeline):
                 rendering (`"happy@0 -> angry@2.5"`), or `"auto"`: recognised from each
                 sentence's text.
             intensity: replaces every emotion's intensity, in [0, 1].
-            emotion_guidance_scale, num_inference_steps: used by the learned acoustic models;
-                the embedded renderer is deterministic and ignores them.
+            emotion_guidance_scale: the learned path's classifier-free guidance on the
+                emotion (>= 0: 0 ignores it, 1 is the plain model, > 1 exaggerates it);
+                None: the pipeline config's. The rule-based renderer ignores it.
+            num_inference_steps: the learned path's denoising steps (None: the config's);
+                ignored by the rule-based renderer.
             generator: seed (int or torch/numpy generator) of the voice's variation and the
-                renderer's jitter; the same seed gives the same audio.
+                renderer's jitter, or of the learned path's diffusion noise; the same seed
+                gives the same audio.
             output_type: "np" (float32 numpy) or "pt" (torch tensors).
             return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
 
@@ -278,7 +417,10 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         # 1. check inputs
         texts = self.check_inputs(text, intensity)
         check_output_type(output_type)
-        if emotion_guidance_scale is not None or num_inference_steps is not None:
+        self._sampling_options(emotion_guidance_scale, num_inference_steps)
+        if not self.is_learned and (
+            emotion_guidance_scale is not None or num_inference_steps is not None
+        ):
             logger.info(
                 "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
             )
@@ -289,7 +431,14 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             # starts from the same seed, so a batch equals its items spoken one by one.
             chunks = list(
                 tqdm(
-                    self.stream(item, emotion, intensity, generator=seed),
+                    self.stream(
+                        item,
+                        emotion,
+                        intensity,
+                        generator=seed,
+                        emotion_guidance_scale=emotion_guidance_scale,
+                        num_inference_steps=num_inference_steps,
+                    ),
                     desc="sentences",
                     disable=len(item) < 400,
                     leave=False,

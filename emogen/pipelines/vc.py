@@ -111,7 +111,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         )
 
     @property
-    def learned(self) -> bool:
+    def is_learned(self) -> bool:
         """Whether this pipeline converts with the learned diffusion model."""
         return getattr(self, "denoiser", None) is not None
 
@@ -172,7 +172,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         if not items:
             raise EmogenError("audio is an empty list; give a path, an array or a list of them")
         check_intensity(intensity)
-        if not self.learned and (
+        if not self.is_learned and (
             emotion_guidance_scale is not None or num_inference_steps is not None
         ):
             logger.info(
@@ -214,8 +214,8 @@ class EmotionalVCPipeline(DiffusionPipeline):
                     )
                     logger.info("estimated source emotion: %s", item_source.label())
                 stages.update()
-                stages.set_postfix_str("converting" if self.learned else "rendering")
-                if self.learned:
+                stages.set_postfix_str("converting" if self.is_learned else "rendering")
+                if self.is_learned:
                     converted = self._convert(
                         waveform,
                         rate,

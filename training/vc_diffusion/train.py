@@ -14,8 +14,9 @@ Steps:
     2. an Accelerate loop over random aligned segments: prepare, backward, gradient clipping,
        optional EMA, the loss logged to `<out>/loss.csv`, `save_state` every `save_every` steps
        into `<out>/states/step-NNNNNNN` (`--resume` continues from the newest).
-    3. `save_pretrained` of denoiser, emotion encoder, normaliser, frame coder, vocoder and
-       scheduler into `<out>/` (one subfolder each).
+    3. `save_pretrained` of the whole `EmotionalVCPipeline` into `<out>/pipeline/` (denoiser,
+       emotion encoder, normaliser, frame coder, vocoder, scheduler, plus the renderer and
+       estimator that neutralise a non-neutral input): `emogen vc --pipeline <out>/pipeline`.
 
 Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
 batches, noise and timesteps the uninterrupted run would have seen: it ends on the same step
@@ -30,14 +31,11 @@ with the same weights.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import logging
 import math
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +78,8 @@ CONFIG_KEYS = {
 }
 FEATURES = "features"
 LOSS_LOG = "loss.csv"
-STATES = "states"
 SUMMARY = "training_summary.json"
-FRAMES_FILE = "frames.safetensors"
+PIPELINE = "pipeline"
 
 logger = logging.getLogger("vc_diffusion")
 
@@ -122,21 +119,15 @@ class PairData:
     steps: torch.Tensor  # (P,) intensities
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
 def build_features(manifest_path: Path, out: Path, skip_bad: bool, accelerator) -> tuple:
-    """Analyse every paired utterance (cached), fit the normaliser.
+    """Analyse every paired utterance (cached in `<out>/features/`), fit the normaliser.
 
     Returns:
         `(manifest, frames, vocoder, coder, normalizer, skipped)`: frames maps utterance id ->
         `(N, D)` float32 numpy frames; skipped lists pairs left out (no emotion label).
     """
-    from safetensors.numpy import load_file, save_file
-
-    from emogen.speech.audio import load_audio
     from emogen.speech.corpus import read_manifest
+    from emogen.speech.feature_cache import cached_world_frames
     from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
     from emogen.speech.world import WorldVocoder
 
@@ -145,43 +136,9 @@ def build_features(manifest_path: Path, out: Path, skip_bad: bool, accelerator) 
     coder = WorldFrameCoder()
     pairs = manifest.pairs()
     ids = sorted({u.id for pair in pairs for u in pair})
-    key = {
-        "manifest": str(manifest_path.resolve()),
-        "manifest_sha1": _file_digest(manifest_path),
-        "vocoder": dict(vocoder.config),
-        "coder": dict(coder.config),
-        "ids": len(ids),
-    }
-    folder = out / FEATURES
-    cached = folder / FRAMES_FILE
-    key_file = folder / "features.json"
-    fresh = cached.is_file() and key_file.is_file() and json.loads(key_file.read_text()) == key
-    if not fresh:
-        if accelerator.is_main_process:
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-        accelerator.wait_for_everyone()
-        by_id = manifest.by_id()
-        with accelerator.split_between_processes(ids) as share:
-            frames = {}
-            for utterance_id in share:
-                # Corpora come at their own rates (ESD and CREMA-D 16 kHz, RAVDESS 48 kHz); the
-                # coder's layout is for one rate.
-                audio, rate = load_audio(
-                    manifest.audio_path(by_id[utterance_id]), sample_rate=coder.config.sample_rate
-                )
-                frames[utterance_id] = coder.encode(vocoder.analyze(audio, rate))
-            save_file(frames, folder / f"shard-{accelerator.process_index:03d}.safetensors")
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            merged = {}
-            for shard in sorted(folder.glob("shard-*.safetensors")):
-                merged.update(load_file(shard))
-                shard.unlink()
-            save_file(merged, cached)
-            key_file.write_text(json.dumps(key, indent=2) + "\n")
-        accelerator.wait_for_everyone()
-    frames = load_file(cached)
+    frames = cached_world_frames(
+        manifest, manifest_path, ids, out / FEATURES, vocoder, coder, accelerator
+    )
     normalizer = FrameNormalizer.fit(frames[i] for i in ids)
     skipped = [emotional.id for emotional, _ in pairs if emotional.emotion is None]
     return manifest, frames, vocoder, coder, normalizer, skipped
@@ -294,26 +251,6 @@ def batch_loss(model, scheduler, batch: dict, device) -> torch.Tensor:
     return squared.sum() / (batch["mask"].sum() * target.shape[-1]).clamp(min=1.0)
 
 
-def _generator(*entropy: int) -> torch.Generator:
-    """A torch generator seeded from integers (numpy's SeedSequence mixes them)."""
-    state = np.random.SeedSequence(list(entropy)).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(state))
-
-
-def _latest_state(out: Path) -> Path | None:
-    states = sorted((out / STATES).glob("step-*"))
-    return states[-1] if states else None
-
-
-def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
-    """The loss log's rows up to a step (rows a crashed run wrote after its last saved state
-    are dropped: the resumed run writes them again)."""
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
-
-
 LOG_FIELDS = ["step", "loss", "eval_loss", "lr", "seconds"]
 
 
@@ -345,6 +282,13 @@ def train(
 
     from emogen.emotion.encoder import EmotionEncoder
     from emogen.errors import EmogenError
+    from emogen.recipes import (
+        latest_state,
+        read_loss_log,
+        save_state,
+        seeded_generator,
+        write_loss_log,
+    )
     from emogen.speech.acoustic import FrameDenoiser
 
     out = Path(out)
@@ -416,20 +360,20 @@ def train(
 
     # 3. Resume.
     start_step = 0
-    state = _latest_state(out) if resume else None
+    state = latest_state(out) if resume else None
     if resume and state is None:
-        logger.info("no saved state in %s: starting from step 0", out / STATES)
+        logger.info("no saved state in %s: starting from step 0", out / "states")
     if state is not None:
         accelerator.load_state(str(state))
         start_step = int(state.name.split("-")[1])
         logger.info("resumed from %s (step %d)", state, start_step)
-    log_rows = _read_log(out / LOSS_LOG, start_step) if start_step else []
+    log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
 
     # A fixed batch, the same in every run of this config, for a smooth loss curve.
     eval_batch = draw_batch(
         data,
         config,
-        _generator(config["seed"], 1),
+        seeded_generator(config["seed"], 1),
         noise_scheduler.config.num_train_timesteps,
     )
     eval_batch["drop"] = torch.zeros_like(eval_batch["drop"])
@@ -449,10 +393,7 @@ def train(
 
     def write_log() -> None:
         if accelerator.is_main_process:
-            with open(out / LOSS_LOG, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
-                writer.writeheader()
-                writer.writerows(log_rows)
+            write_loss_log(out / LOSS_LOG, log_rows, LOG_FIELDS)
 
     from tqdm.auto import tqdm
 
@@ -473,7 +414,7 @@ def train(
         desc="training",
     )
     for step in bar:
-        generator = _generator(config["seed"], 0, step, accelerator.process_index)
+        generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(data, config, generator, noise_scheduler.config.num_train_timesteps)
         with accelerator.accumulate(model):
             loss = batch_loss(model, noise_scheduler, batch, accelerator.device)
@@ -530,27 +471,48 @@ def train(
         module = accelerator.unwrap_model(model)
         if ema is not None:
             ema.copy_to(module.parameters())
-        module.denoiser.save_pretrained(out / "denoiser")
-        module.emotion_encoder.save_pretrained(out / "emotion_encoder")
-        normalizer.save_pretrained(out / "frame_normalizer")
-        coder.save_pretrained(out / "frame_coder")
-        vocoder.save_pretrained(out / "vocoder")
-        noise_scheduler.save_pretrained(out / "scheduler")
+        export_pipeline(
+            out / PIPELINE,
+            module.denoiser,
+            module.emotion_encoder,
+            noise_scheduler,
+            coder,
+            normalizer,
+            vocoder,
+        )
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the model to %s: %s", out, summary)
     accelerator.wait_for_everyone()
     return summary
 
 
-def save_state(accelerator, out: Path, step: int, keep: int) -> Path:
-    """`accelerator.save_state` into `<out>/states/step-NNNNNNN`, keeping the newest `keep`."""
-    folder = out / STATES / f"step-{step:07d}"
-    accelerator.save_state(str(folder))
-    if accelerator.is_main_process:
-        for old in sorted((out / STATES).glob("step-*"))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return folder
+def export_pipeline(
+    folder: Path, denoiser, emotion_encoder, noise_scheduler, coder, normalizer, vocoder
+) -> None:
+    """Save a loadable `EmotionalVCPipeline` (`load_pipeline(folder)`, `emogen vc --pipeline`).
+
+    Sampling uses DPM-Solver++ (Lu et al. 2022) with the training schedule: ~20 steps do what
+    DDPM needs hundreds for; any other diffusers scheduler can replace it. The rule-based
+    renderer and the source-emotion estimator come along to take a non-neutral input's emotion
+    out before conversion (the model learned neutral -> emotional).
+    """
+    from diffusers import DPMSolverMultistepScheduler
+
+    from emogen.pipelines.vc import EmotionalVCPipeline
+    from emogen.speech.estimator import SpeechEmotionEstimator
+    from emogen.speech.renderer import EmotionRenderer
+
+    pipe = EmotionalVCPipeline(
+        vocoder=vocoder,
+        renderer=EmotionRenderer(),
+        estimator=SpeechEmotionEstimator.default(),
+        denoiser=denoiser,
+        emotion_encoder=emotion_encoder,
+        scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
+        frame_coder=coder,
+        frame_normalizer=normalizer,
+    )
+    pipe.save_pretrained(folder)
 
 
 def main() -> None:
