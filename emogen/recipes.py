@@ -97,3 +97,35 @@ def write_loss_log(path: str | Path, rows: Sequence[Mapping[str, Any]], fields: 
         writer = csv.DictWriter(handle, fieldnames=list(fields))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def plot_loss_log(path: str | Path, image: str | Path, title: str) -> Path:
+    """Draw a recipe's `loss.csv` (training loss per logged step, and every `*_loss` and
+    `eval_loss` column) on a log scale into `image` (PNG): the model card's loss curve.
+
+    Needs matplotlib (`pip install 'emogen[eval]'`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [name for name in rows[0] if name == "loss" or name.endswith("_loss")]
+    fig, axis = plt.subplots(figsize=(7, 4))
+    for name in columns:
+        points = [(int(r["step"]), float(r[name])) for r in rows if r.get(name)]
+        if points:
+            steps, values = zip(*points)
+            style = {"marker": "o", "ms": 3} if name == "eval_loss" else {"lw": 1}
+            axis.plot(steps, values, label=name, **style)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(image, dpi=100)
+    plt.close(fig)
+    return Path(image)

@@ -197,6 +197,11 @@ def test_tiny_training_learns_and_saves_a_loadable_model(tiny_run, recipe):
     assert summary["final_eval_loss"] < 0.9 * summary["first_eval_loss"]
 
     assert json.loads((out / "training_summary.json").read_text())["steps"] == config["steps"]
+    # The model card's loss curve.
+    from emogen.recipes import plot_loss_log
+
+    image = plot_loss_log(out / "loss.csv", out / "loss.png", "vc-diffusion tiny")
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 5000
 
 
 def test_the_trained_model_converts_through_the_vc_pipeline(tiny_run, recipe, corpus):
@@ -303,3 +308,31 @@ def test_two_cpu_processes_train_together(recipe, corpus, tmp_path):
     assert [int(r["step"]) for r in _log(tmp_path / "run")] == list(range(31))
     assert (tmp_path / "run" / "states" / "step-0000020").is_dir()
     assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
+
+
+def test_the_feature_cache_is_reused_by_another_process(corpus, tmp_path):
+    # The cache key must not depend on the process (string hashing orders diffusers'
+    # `_use_default_values`): a second run, or a resumed one, reads the cache.
+    import os
+
+    script = (
+        "import sys, time\n"
+        "from emogen.speech.corpus import read_manifest\n"
+        "from emogen.speech.feature_cache import cached_world_frames\n"
+        "from emogen.speech.frames import WorldFrameCoder\n"
+        "from emogen.speech.world import WorldVocoder\n"
+        "manifest = read_manifest(sys.argv[1])\n"
+        "ids = [u.id for u in manifest][:2]\n"
+        "t = time.perf_counter()\n"
+        "frames = cached_world_frames(manifest, sys.argv[1], ids, sys.argv[2],\n"
+        "    WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2), WorldFrameCoder())\n"
+        "print(sorted(frames) == sorted(ids))\n"
+    )
+    stamps = []
+    for seed in ("1", "2"):
+        env = os.environ | {"PYTHONHASHSEED": seed}
+        result = subprocess.run([sys.executable, "-c", script, str(corpus), str(tmp_path / "f")],
+                                env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        assert result.stdout.strip() == "True"
+        stamps.append((tmp_path / "f" / "frames.safetensors").stat().st_mtime_ns)
+    assert stamps[0] == stamps[1]  # not analysed again

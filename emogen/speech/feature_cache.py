@@ -69,8 +69,8 @@ def cached_world_frames(
     key = {
         "manifest": str(manifest_path.resolve()),
         "manifest_sha1": hashlib.sha1(manifest_path.read_bytes()).hexdigest(),
-        "vocoder": dict(vocoder.config),
-        "coder": dict(coder.config),
+        "vocoder": _settings(vocoder.config),
+        "coder": _settings(coder.config),
         "ids_sha1": hashlib.sha1("\n".join(ids).encode()).hexdigest(),
     }
     cached, key_file = folder / FRAMES_FILE, folder / KEY_FILE
@@ -109,3 +109,9 @@ def cached_world_frames(
             key_file.write_text(json.dumps(key, indent=2) + "\n")
         state.wait_for_everyone()
     return load_file(cached)
+
+
+def _settings(config: Any) -> dict[str, Any]:
+    """A component's config without diffusers' bookkeeping: `_use_default_values` is a list
+    made from a set, in an order that changes with each process's string hashing."""
+    return {key: value for key, value in sorted(config.items()) if not key.startswith("_")}
