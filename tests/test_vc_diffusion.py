@@ -139,6 +139,30 @@ def test_an_emotion_curve_conditions_frame_by_frame():
         sample(denoiser, encoder, scheduler, source, "sad", emotion_embeds=track[None])
 
 
+def test_shallow_runs_start_from_the_given_frames():
+    denoiser, encoder = _tiny_models()
+    scheduler = DPMSolverMultistepScheduler(num_train_timesteps=100)
+    source, start = torch.randn(1, 20, 6), torch.randn(1, 20, 8)
+
+    def run(**options) -> torch.Tensor:
+        return sample(denoiser, encoder, scheduler, source, "angry", num_inference_steps=10,
+                      generator=torch.Generator().manual_seed(0), **options)  # fmt: skip
+
+    # strength 0 runs no step: the start frames come back; a shallow run stays near them
+    # (DiffSinger / SDEdit), a full run does not.
+    torch.testing.assert_close(run(strength=0.0, init_frames=start), start)
+    shallow = run(strength=0.3, init_frames=start)
+    assert (shallow - start).abs().mean() < 0.7 * (run() - start).abs().mean()
+    # A lower sampling temperature draws smaller noise: the full run's output shrinks with it.
+    assert run(noise_scale=0.5).abs().mean() < run().abs().mean()
+    with pytest.raises(EmogenError, match="strength must be in"):
+        run(strength=1.5)
+    with pytest.raises(EmogenError, match="noise_scale must be > 0"):
+        run(noise_scale=0.0)
+    with pytest.raises(EmogenError, match="init_frames must have shape"):
+        run(strength=0.5, init_frames=torch.zeros(1, 3, 8))
+
+
 def test_align_frames_and_training_target():
     frames = np.stack([np.arange(5.0), np.arange(5.0) * 2], axis=1)
     aligned = align_frames(frames, 9)

@@ -22,7 +22,7 @@ from ..emotion.text import split_sentences
 from ..errors import EmogenError
 from ..speech.acoustic import FrameDenoiser
 from ..speech.diffusion_tts import PhonemeAcousticModel, generate_frames, phoneme_tokens
-from ..speech.frames import FrameNormalizer, WorldFrameCoder
+from ..speech.frames import SAMPLE_CLIP, FrameNormalizer, WorldFrameCoder
 from ..speech.renderer import EmotionRenderer
 from ..speech.voice import PhonemeTiming, PiperVoice, VoiceOutput
 from ..speech.world import WorldVocoder
@@ -100,7 +100,10 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             the learned path (`emogen.speech.diffusion_tts`): phonemes + emotion ->
             `PhonemeAcousticModel` (durations, pitch, energy, prior mu) -> `FrameDenoiser` with
             any diffusers scheduler -> denormalised `WorldFrameCoder` frames -> the vocoder.
-            Give all six, or none.
+            Give all six, or none. Its config: `num_inference_steps` and
+            `emotion_guidance_scale` (the defaults of `__call__`), `diffusion_strength` (1: the
+            denoiser generates from noise; below 1: a shallow run from the prior mu, DiffSinger)
+            and `noise_scale` (the sampling temperature; below 1 is smoother).
 
     Text is split into sentences; each sentence gets its own emotion (one for all, a list, a
     sentence curve `happy@#0 -> sad@#2`, a curve over seconds, or `"auto"` to follow the text),
@@ -131,6 +134,8 @@ class EmotionalTTSPipeline(DiffusionPipeline):
         loudness_db: float = -28.0,
         num_inference_steps: int = 20,
         emotion_guidance_scale: float = 1.0,
+        diffusion_strength: float = 1.0,
+        noise_scale: float = 1.0,
     ):
         super().__init__()
         learned = {
@@ -166,6 +171,8 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             loudness_db=loudness_db,
             num_inference_steps=num_inference_steps,
             emotion_guidance_scale=emotion_guidance_scale,
+            diffusion_strength=diffusion_strength,
+            noise_scale=noise_scale,
         )
 
     @property
@@ -302,8 +309,12 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             num_inference_steps=num_inference_steps,
             emotion_guidance_scale=emotion_guidance_scale,
             generator=generator,
+            strength=self.config.diffusion_strength,
+            noise_scale=self.config.noise_scale,
         )
-        frames = self.frame_normalizer.denormalize(generated.frames.float().cpu().numpy())
+        frames = self.frame_normalizer.denormalize(
+            generated.frames.float().cpu().numpy(), clip=SAMPLE_CLIP
+        )
         audio = self.vocoder.synthesize(self.frame_coder.decode(frames)).astype(np.float32)
         # The model learnt the corpus's levels (the emotion's loudness included); only guard
         # the peak, as the renderer does.

@@ -63,6 +63,11 @@ class EmotionalVCPipeline(DiffusionPipeline):
             scheduler with its training config, `WorldFrameCoder`, `FrameNormalizer`): all or
             none.
 
+    Config of the learned converter: `num_inference_steps` and `emotion_guidance_scale` (the
+    defaults of `__call__`), `diffusion_strength` (1: generate from noise; below 1: start from
+    the input's frames noised part of the way, SDEdit) and `noise_scale` (the sampling
+    temperature; below 1 is smoother); the shipped values are in its model card.
+
     Example:
         >>> pipe = EmotionalVCPipeline.from_pretrained("pipelines/vc-default")
         >>> out = pipe("speech.wav", emotion="sad", intensity=0.6)
@@ -85,6 +90,8 @@ class EmotionalVCPipeline(DiffusionPipeline):
         max_seconds: float = 600.0,
         num_inference_steps: int = 20,
         emotion_guidance_scale: float = 1.0,
+        diffusion_strength: float = 1.0,
+        noise_scale: float = 1.0,
     ):
         super().__init__()
         learned = dict(
@@ -108,6 +115,8 @@ class EmotionalVCPipeline(DiffusionPipeline):
             max_seconds=max_seconds,
             num_inference_steps=num_inference_steps,
             emotion_guidance_scale=emotion_guidance_scale,
+            diffusion_strength=diffusion_strength,
+            noise_scale=noise_scale,
         )
 
     @property
@@ -296,16 +305,22 @@ class EmotionalVCPipeline(DiffusionPipeline):
         generator = torch.Generator().manual_seed(seed if seed is not None else 0)
         if seed is None:
             generator.seed()
+        # Below strength 1 the run starts from the input's own frames, noised part of the way
+        # (SDEdit, Meng et al. 2022): the speaker and words are kept more closely.
+        source = torch.from_numpy(condition)[None]
         frames = sample(
             self.denoiser,
             self.emotion_encoder,
             self.scheduler,
-            torch.from_numpy(condition)[None],
+            source,
             emotion_embeds=embedding[None],
             num_inference_steps=num_inference_steps,
             emotion_guidance_scale=emotion_guidance_scale,
             generator=generator,
             progress=progress,
+            strength=self.config.diffusion_strength,
+            init_frames=source,
+            noise_scale=self.config.noise_scale,
         )[0]
         decoded = coder.decode(
             self.frame_normalizer.denormalize(frames.float().cpu().numpy(), clip=SAMPLE_CLIP),

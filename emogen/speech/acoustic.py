@@ -440,6 +440,9 @@ def sample(
     generator: torch.Generator | None = None,
     progress: bool = False,
     emotion_embeds: torch.Tensor | None = None,
+    strength: float = 1.0,
+    init_frames: torch.Tensor | None = None,
+    noise_scale: float = 1.0,
 ) -> torch.Tensor:
     """Run the reverse diffusion process with classifier-free guidance on the emotion.
 
@@ -461,6 +464,16 @@ def sample(
         progress: show a tqdm bar.
         emotion_embeds: the condition already encoded instead of `emotions`: `(B, E)`, or
             `(B, T, E)` for an emotion per frame (`frame_emotion_embedding` of a curve).
+        strength: in [0, 1], how much of the reverse process runs (as diffusers' img2img):
+            1 starts from pure noise; below 1 starts from `init_frames` noised to the step a
+            `strength` fraction of the way, and runs only the remaining steps: DiffSinger's
+            shallow diffusion (Liu et al. 2022), which needs only the low-noise steps a small
+            denoiser learns first; 0 returns `init_frames` unchanged.
+        init_frames: `(B, T, D)` start of a shallow run (None: zeros, i.e. the condition's own
+            mean when the model generates a residual from it, as in Grad-TTS).
+        noise_scale: the starting noise times this, > 0: below 1 trades variety for smoother
+            frames, as Grad-TTS's sampling temperature (Popov et al. 2021 sample from
+            N(mu, I / 1.5), a scale of 0.82).
 
     Returns:
         `(B, T, D)` normalised frames (`FrameNormalizer.denormalize`, then
@@ -503,18 +516,39 @@ def sample(
         embedding = torch.cat([embedding, null])
         condition = torch.cat([condition, condition])
 
-    # 2. Prepare the noise.
-    scheduler.set_timesteps(num_inference_steps, device=device)
+    # 2. Prepare the noise (a shallow run: the start frames noised to its first step).
+    if not (math.isfinite(strength) and 0.0 <= strength <= 1.0):
+        raise EmogenError(f"strength must be in [0, 1], got {strength!r}")
+    if not (math.isfinite(noise_scale) and noise_scale > 0):
+        raise EmogenError(f"noise_scale must be > 0, got {noise_scale!r}")
     shape = (batch_size, num_frames, denoiser.config.frame_dims)
+    if init_frames is None:
+        init_frames = torch.zeros(shape, device=device, dtype=dtype)
+    elif tuple(init_frames.shape) != shape:
+        raise EmogenError(f"init_frames must have shape {shape}, got {tuple(init_frames.shape)}")
+    init_frames = init_frames.to(device=device, dtype=dtype)
+    scheduler.set_timesteps(num_inference_steps, device=device)
+    timesteps = scheduler.timesteps
     noise_device = generator.device if generator is not None else device
-    latents = torch.randn(shape, generator=generator, device=noise_device, dtype=dtype).to(device)
-    latents = latents * scheduler.init_noise_sigma
+    noise = torch.randn(shape, generator=generator, device=noise_device, dtype=dtype).to(device)
+    noise = noise * noise_scale
+    if strength < 1.0:
+        kept = round(num_inference_steps * strength)
+        if kept == 0:
+            return init_frames
+        start = (num_inference_steps - kept) * scheduler.order
+        timesteps = timesteps[start:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        latents = scheduler.add_noise(init_frames, noise, timesteps[:1])
+    else:
+        latents = noise * scheduler.init_noise_sigma
     step_kwargs = {}
     if "generator" in inspect.signature(scheduler.step).parameters:
         step_kwargs["generator"] = generator
 
     # 3. Denoise.
-    for t in tqdm(scheduler.timesteps, disable=not progress, desc="denoising"):
+    for t in tqdm(timesteps, disable=not progress, desc="denoising"):
         model_input = torch.cat([latents, latents]) if guided else latents
         model_input = scheduler.scale_model_input(model_input, t)
         prediction = denoiser(model_input, t, condition, embedding).sample

@@ -510,6 +510,8 @@ def generate_frames(
     emotion_guidance_scale: float = 1.0,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    strength: float = 1.0,
+    noise_scale: float = 1.0,
 ) -> GeneratedFrames:
     """Frames of one sentence: variances, prior and diffusion, all guided on the emotion.
 
@@ -530,6 +532,8 @@ def generate_frames(
             model, > 1 exaggerates it.
         generator: seeds the diffusion noise (same seed, same frames).
         progress: show the denoising bar.
+        strength, noise_scale: of the diffusion decoder (`emogen.speech.acoustic.sample`): a
+            shallow run from mu (DiffSinger) below 1, a lower sampling temperature below 1.
 
     Returns:
         `GeneratedFrames`.
@@ -624,6 +628,8 @@ def generate_frames(
         generator=generator,
         progress=progress,
         emotion_embeds=track,
+        strength=strength,
+        noise_scale=noise_scale,
     )
     return GeneratedFrames(
         frames=(mu + residual)[0], mu=mu[0], durations=durations[0].cpu().numpy()
