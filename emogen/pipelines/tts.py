@@ -29,6 +29,7 @@ from ..speech.world import WorldVocoder
 from .utils import (
     EmotionInput,
     check_intensity,
+    check_learned_components,
     check_output_type,
     final_emotion,
     resolve_seed,
@@ -149,17 +150,8 @@ class EmotionalTTSPipeline(DiffusionPipeline):
                 ("frame_normalizer", frame_normalizer),
             )
         }
-        missing = [name for name, value in learned.items() if value is None]
-        if missing and len(missing) < len(learned):
-            raise EmogenError(
-                f"the learned path needs all of {list(LEARNED_COMPONENTS)}; missing {missing}"
-            )
-        if missing and renderer is None:
-            raise EmogenError(
-                "give a renderer (rule-based path) or the learned components "
-                f"{list(LEARNED_COMPONENTS)}"
-            )
-        if not missing and frame_coder.config.sample_rate != voice.sample_rate:
+        complete = check_learned_components(learned, renderer)
+        if complete and frame_coder.config.sample_rate != voice.sample_rate:
             raise EmogenError(
                 f"the frame coder codes {frame_coder.config.sample_rate} Hz but the voice "
                 f"speaks at {voice.sample_rate} Hz; they must match"

@@ -59,3 +59,18 @@ def check_output_type(output_type: str) -> None:
 
 def to_output(audio: np.ndarray, output_type: str) -> np.ndarray | torch.Tensor:
     return torch.from_numpy(audio) if output_type == "pt" else audio
+
+
+def check_learned_components(learned: Mapping[str, object], renderer: object | None) -> bool:
+    """A pipeline's learned path needs all of its components or none of them, and without them
+    the rule-based renderer. Returns whether the learned path is complete."""
+    missing = [name for name, value in learned.items() if value is None]
+    if missing and len(missing) < len(learned):
+        raise EmogenError(
+            f"the learned path needs all of {', '.join(learned)}; missing: {', '.join(missing)}"
+        )
+    if missing and renderer is None:
+        raise EmogenError(
+            f"give a renderer (the rule-based path) or the learned components {', '.join(learned)}"
+        )
+    return not missing

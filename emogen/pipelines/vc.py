@@ -26,6 +26,7 @@ from .tts import EmotionalSpeechOutput
 from .utils import (
     EmotionInput,
     check_intensity,
+    check_learned_components,
     check_output_type,
     final_emotion,
     resolve_seed,
@@ -101,15 +102,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
             frame_coder=frame_coder,
             frame_normalizer=frame_normalizer,
         )
-        given = [name for name, value in learned.items() if value is not None]
-        if given and len(given) < len(learned):
-            missing = [name for name in learned if name not in given]
-            raise EmogenError(
-                f"a learned converter needs all of {', '.join(learned)}; missing: "
-                f"{', '.join(missing)}"
-            )
-        if renderer is None and not given:
-            raise EmogenError("give a renderer (rule-based conversion) or a learned converter")
+        check_learned_components(learned, renderer)
         self.register_modules(vocoder=vocoder, renderer=renderer, estimator=estimator, **learned)
         self.register_to_config(
             max_seconds=max_seconds,
