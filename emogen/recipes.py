@@ -52,6 +52,50 @@ def load_recipe_config(
 
 
 STATES = "states"
+RUN_CONFIG = "train_config.json"
+
+
+def check_run_folder(out: str | Path, config: Mapping[str, Any], resume: bool, state: Any) -> Path:
+    """Create the run folder (main process) and refuse to resume a run trained with another
+    config: its states and schedules would not fit. Every process must call this.
+
+    Args:
+        out: the run folder.
+        config: the run's config (compared with `<out>/train_config.json` when resuming).
+        resume: whether the run continues from a saved state.
+        state: the run's `Accelerator` (or `PartialState`).
+    """
+    import json
+
+    out = Path(out)
+    if state.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        recorded = out / RUN_CONFIG
+        if resume and recorded.is_file() and json.loads(recorded.read_text()) != dict(config):
+            raise EmogenError(f"{out} was trained with another config ({recorded}); not resuming")
+    state.wait_for_everyone()
+    return out
+
+
+def record_run_config(out: str | Path, config: Mapping[str, Any], state: Any) -> None:
+    """Write the run's config to `<out>/train_config.json` (main process)."""
+    import json
+
+    if state.is_main_process:
+        (Path(out) / RUN_CONFIG).write_text(json.dumps(dict(config), indent=2) + "\n")
+
+
+def training_noise_scheduler(config: Mapping[str, Any]):
+    """The DDPM schedule a recipe trains its denoiser with (Ho et al. 2020), from the config's
+    `num_train_timesteps`, `beta_schedule` and `prediction_type`."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        num_train_timesteps=config["num_train_timesteps"],
+        beta_schedule=config["beta_schedule"],
+        prediction_type=config["prediction_type"],
+        clip_sample=False,  # normalised frames are not in [-1, 1] (images are)
+    )
 
 
 def seeded_generator(*entropy: int):

@@ -459,38 +459,33 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+    from diffusers import DPMSolverMultistepScheduler
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
     from emogen.emotion.encoder import EmotionEncoder
-    from emogen.errors import EmogenError
     from emogen.recipes import (
+        check_run_folder,
         latest_state,
         read_loss_log,
+        record_run_config,
         save_state,
         seeded_generator,
+        training_noise_scheduler,
         write_loss_log,
     )
     from emogen.speech.acoustic import FrameDenoiser
     from emogen.speech.diffusion_tts import PhonemeAcousticModel
 
-    out = Path(out)
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        recorded = out / "train_config.json"
-        if resume and recorded.is_file() and json.loads(recorded.read_text()) != config:
-            raise EmogenError(f"{out} was trained with another config ({recorded}); not resuming")
-    accelerator.wait_for_everyone()
+    out = check_run_folder(out, config, resume, accelerator)
 
     # 1. Data (a bad manifest stops here, before anything is written).
     sentences, voice, vocoder, coder, normalizer, left_out = build_data(
         Path(manifest), out, config, skip_bad, accelerator
     )
-    if accelerator.is_main_process:
-        (out / "train_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    record_run_config(out, config, accelerator)
     if any(left_out.values()):
         logger.info("left out: %s", left_out)
     set_seed(config["seed"])  # model initialisation; batches have their own generators
@@ -521,12 +516,7 @@ def train(
         num_layers=config["denoiser_layers"],
         dilation_cycle=config["dilation_cycle"],
     )
-    noise_scheduler = DDPMScheduler(
-        num_train_timesteps=config["num_train_timesteps"],
-        beta_schedule=config["beta_schedule"],
-        prediction_type=config["prediction_type"],
-        clip_sample=False,  # normalised frames are not in [-1, 1] (images are)
-    )
+    noise_scheduler = training_noise_scheduler(config)
     model = TTSTrainingModule(acoustic_model, denoiser, encoder, coder.config.frame_period_ms)
     num_parameters = {
         "acoustic_model": sum(p.numel() for p in acoustic_model.parameters()),

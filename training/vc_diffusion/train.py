@@ -276,30 +276,25 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
 
     from emogen.emotion.encoder import EmotionEncoder
-    from emogen.errors import EmogenError
     from emogen.recipes import (
+        check_run_folder,
         latest_state,
         read_loss_log,
+        record_run_config,
         save_state,
         seeded_generator,
+        training_noise_scheduler,
         write_loss_log,
     )
     from emogen.speech.acoustic import FrameDenoiser
 
-    out = Path(out)
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        recorded = out / "train_config.json"
-        if resume and recorded.is_file() and json.loads(recorded.read_text()) != config:
-            raise EmogenError(f"{out} was trained with another config ({recorded}); not resuming")
-        recorded.write_text(json.dumps(config, indent=2) + "\n")
-    accelerator.wait_for_everyone()
+    out = check_run_folder(out, config, resume, accelerator)
+    record_run_config(out, config, accelerator)
     set_seed(config["seed"])  # model initialisation; batches have their own generators
 
     # 1. Features.
@@ -326,12 +321,7 @@ def train(
         num_layers=config["num_layers"],
         dilation_cycle=config["dilation_cycle"],
     )
-    noise_scheduler = DDPMScheduler(
-        num_train_timesteps=config["num_train_timesteps"],
-        beta_schedule=config["beta_schedule"],
-        prediction_type=config["prediction_type"],
-        clip_sample=False,  # normalised frames are not in [-1, 1] (images are)
-    )
+    noise_scheduler = training_noise_scheduler(config)
     data = make_pairs(corpus, frames, normalizer, encoder, config["identity_pairs"])
     model = VCTrainingModule(denoiser, encoder)
     num_parameters = sum(p.numel() for p in model.parameters())
