@@ -287,6 +287,7 @@ def compare(args) -> None:
     texts = [t for t in (HERE / "sentences.txt").read_text().splitlines() if t.strip()]
     texts = texts[: args.sentences or len(texts)]
     reference_tts = load_pipeline("tts-default")
+    renderer = reference_tts.renderer
     references = [reference_tts(t, generator=i) for i, t in enumerate(texts)]
     ref_rate = references[0].sample_rate
     references = [r.audios[0] for r in references]
@@ -330,7 +331,7 @@ def compare(args) -> None:
 
         direction, monotone, table = [], [], {}
         for emotion in EMOTIONS:
-            controls = pipe_controls(emotion)
+            controls = renderer.controls(emotion)  # the cited profile every pipeline follows
             for correlate, control in CORRELATES.items():
                 means = [0.0] + [
                     statistics.fmean(d[correlate] for d in deltas[(emotion, i)])
@@ -364,13 +365,6 @@ def compare(args) -> None:
         }
         del pipe
     _write_compare(args, texts, results)
-
-
-def pipe_controls(emotion: str) -> dict[str, float]:
-    """The cited profile's controls for an emotion (the directions every pipeline must follow)."""
-    from emogen.speech.renderer import EmotionRenderer
-
-    return EmotionRenderer().controls(emotion)
 
 
 def _write_compare(args, texts: list[str], results: dict[str, dict]) -> None:
