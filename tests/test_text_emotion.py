@@ -295,44 +295,51 @@ def test_valence_examples_ship_grouped_by_valence_and_are_not_dev_or_test_senten
     assert len(lower) == len(sentences)
     prototypes = {s.lower() for s in text_emotion._prototypes()[1]}
     assert not lower & prototypes
-    # The dev set tunes the constants and the blind test set (test5) measures them: neither may be
-    # among the examples. The four earlier test sets are retired into the examples.
+    # The dev set tunes the constants and the blind test set (test6) measures them: neither may be
+    # among the examples. The five earlier test sets are retired into the examples.
     root = Path(__file__).resolve().parents[1] / "benchmarks/emotion"
-    for name in ("text_emotion_dev.jsonl", "text_emotion_test5.jsonl"):
+    for name in ("text_emotion_dev.jsonl", "text_emotion_test6.jsonl"):
         if (root / name).exists():
             with open(root / name, encoding="utf-8") as handle:
                 held_out = {json.loads(line)["text"].lower() for line in handle if line.strip()}
             assert not lower & held_out, name
     names, _, owner = text_emotion._prototypes()
     prototypes_kept = sum(names[category] != "surprised" for category in owner)
-    examples, valence = text_emotion._valence_examples()
-    assert len(examples) == len(valence) == len(sentences) + prototypes_kept
+    examples, valence, category = text_emotion._valence_examples()
+    assert len(examples) == len(valence) == len(category) == len(sentences) + prototypes_kept
     assert set(valence) == {0, 1, 2}
+    assert set(category) == set(range(len(names)))
 
 
-def test_retired_test_sets_are_in_the_valence_examples_under_their_gold_valence_sign():
+def test_retired_test_sets_are_in_the_examples_under_their_gold_valence_sign_and_category():
     root = Path(__file__).resolve().parents[1] / "benchmarks/emotion"
-    paths = [root / f"text_emotion_test{n}.jsonl" for n in ("", "2", "3", "4")]
+    paths = [root / f"text_emotion_test{n}.jsonl" for n in ("", "2", "3", "4", "5")]
     if not all(path.exists() for path in paths):
         pytest.skip("no retired test sets in this checkout")
-    examples, valence = text_emotion._valence_examples()
-    signs = {s.lower(): int(v) - 1 for s, v in zip(examples, valence)}
+    names = text_emotion._prototypes()[0]
+    examples, valence, category = text_emotion._valence_examples()
+    labels = {s.lower(): (int(v) - 1, names[c]) for s, v, c in zip(examples, valence, category)}
     lines = [line for path in paths for line in path.read_text("utf-8").splitlines()]
     rows = [json.loads(line) for line in lines if line.strip()]
-    assert len(rows) > 900
+    assert len(rows) > 1200
     for row in rows:
-        assert signs[row["text"].lower()] == int(row["valence_sign"]), row
+        gold = (int(row["valence_sign"]), load_taxonomy().resolve(row["category"]))
+        assert labels[row["text"].lower()] == gold, row
 
 
-def test_valence_head_is_fitted_deterministically_and_cached(recognizer, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("head", "classes"), [("valence", 3), ("category", 15)])
+def test_heads_are_fitted_deterministically_and_cached(
+    recognizer, tmp_path, monkeypatch, head, classes
+):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fresh = text_emotion._valence_head.__wrapped__()  # fits and writes the cache
-    cached = list((tmp_path / "emogen").glob("text_valence_head-*.npy"))
+    fit = getattr(text_emotion, f"_{head}_head")
+    fresh = fit.__wrapped__()  # fits and writes the cache
+    cached = list((tmp_path / "emogen").glob(f"text_{head}_head-*.npy"))
     assert len(cached) == 1
-    assert fresh.shape == (386, 3)
+    assert fresh.shape == (386, classes)
     np.testing.assert_array_equal(np.load(cached[0]), fresh)
-    np.testing.assert_allclose(fresh, text_emotion._valence_head(), atol=1e-9)
-    np.testing.assert_array_equal(text_emotion._valence_head.__wrapped__(), fresh)  # from cache
+    np.testing.assert_allclose(fresh, fit(), atol=1e-9)
+    np.testing.assert_array_equal(fit.__wrapped__(), fresh)  # from cache
 
 
 @pytest.mark.parametrize(
@@ -346,7 +353,8 @@ def test_valence_head_is_fitted_deterministically_and_cached(recognizer, tmp_pat
 def test_valence_head_reads_the_valence_of_a_situation(recognizer, sentence, nearest):
     (embedded,) = text_emotion._encode([sentence])
     compound = text_emotion._analyse_words(sentence).compound
-    log_probs = text_emotion._valence_head_log_probs(embedded.embedding, compound)
+    head = text_emotion._valence_head()
+    log_probs = text_emotion._head_log_probs(head, embedded.embedding, compound)
     assert log_probs.shape == (3,)
     assert np.exp(log_probs).sum() == pytest.approx(1.0)
     assert int(np.argmax(log_probs)) == nearest, log_probs
@@ -383,7 +391,8 @@ def test_valence_examples_give_a_valence_to_situations_without_emotion_words(
     assert np.sign(valence(result)) == sign, result
     monkeypatch.setattr(text_emotion, "VALENCE_EXAMPLES_WEIGHT", 0.0)
     monkeypatch.setattr(text_emotion, "VALENCE_HEAD_WEIGHT", 0.0)
-    assert recognizer(sentence).category == "neutral"  # categories and VADER alone: no emotion
+    monkeypatch.setattr(text_emotion, "CATEGORY_HEAD_WEIGHT", 0.0)
+    assert recognizer(sentence).category == "neutral"  # prototypes and VADER alone: no emotion
 
 
 def test_valence_example_embeddings_are_cached_under_the_user_cache_dir(

@@ -73,9 +73,9 @@ def percent(hits: int, total: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    # The current blind test set (test - test4 are retired into the valence training data).
-    parser.add_argument("--data", type=Path, default=HERE / "text_emotion_test5.jsonl")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS_test5.md")
+    # The current blind test set (test - test5 are retired into the training examples).
+    parser.add_argument("--data", type=Path, default=HERE / "text_emotion_test6.jsonl")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS_test6.md")
     parser.add_argument(
         "--show-errors",
         action="store_true",
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.platform()}, Python {platform.python_version()}, "
         f"torch {torch.__version__} on 1 CPU thread",
         "- method: `emogen.emotion.text` (prototype similarity of all-MiniLM-L6-v2 sentence "
-        "embeddings + nearest valence examples + a logistic valence head + VADER valence + "
+        "embeddings + nearest valence examples + logistic valence and category heads + VADER "
+        "valence + "
         "emotion words + negation + degree words); constants set on the dev set "
         "`text_emotion_dev.jsonl` only",
         "",

@@ -18,17 +18,19 @@ data/text_prototypes.json) add up four kinds of evidence:
    VADER only sees words; most sentences tell a situation ("the river is rising and the road out
    is flooded"). So the embedding is also compared with example sentences pooled by valence: those
    of data/text_valence_examples.json, written for emogen; those of data/text_valence_retired.json,
-   the four retired test sets (992 sentences, each under its gold valence sign, surprises
-   included); and the category prototypes (surprise left out). Two readings of them, each giving
-   a category the evidence for its valence (surprise the better of pleasant and unpleasant):
-   a k-nearest-neighbour vote, `VALENCE_EXAMPLES_WEIGHT` times the mean cosine of the
-   `VALENCE_TOP_K` nearest examples of that valence minus the best valence's, over
+   the five retired test sets (1,235 sentences, each under its gold valence sign and category,
+   surprises included); and the category prototypes (surprise left out). Two readings of them,
+   each giving a category the evidence for its valence (surprise the better of pleasant and
+   unpleasant): a k-nearest-neighbour vote, `VALENCE_EXAMPLES_WEIGHT` times the mean cosine of
+   the `VALENCE_TOP_K` nearest examples of that valence minus the best valence's, over
    `TEMPERATURE`; and a valence head, `VALENCE_HEAD_WEIGHT` times the log-probability of that
    valence under a multinomial logistic regression (Cox 1958) from the embedding and VADER's
    compound: a linear probe of the frozen encoder (Alain & Bengio 2016), fitted on the same
    examples when first needed (L2 penalty `VALENCE_HEAD_L2`, L-BFGS from zero weights, so
    deterministic) and cached on disk with the embeddings. The vote follows the nearest few
-   examples; the head, what all the examples of a valence share.
+   examples; the head, what all the examples of a valence share. A category head, the same
+   probe over the recognised categories fitted on the same examples by their categories (L2
+   `CATEGORY_HEAD_L2`), adds `CATEGORY_HEAD_WEIGHT` times each category's log-probability.
 3. Emotion words. A taxonomy name or synonym ("furious", "nervous") or an expression ("can't
    believe", "thanks") adds `WORD_WEIGHT` to its category; a negated one ("not worried") takes
    `NEGATED_WORD_WEIGHT` away. Clauses after "but" weigh more, as in VADER.
@@ -51,9 +53,10 @@ embedding most towards the decided category (the mean pooling is linear, so a se
 similarity splits exactly into one term per token).
 
 The constants were set on benchmarks/emotion/text_emotion_dev.jsonl, which must never be among the
-examples; those of the valence head (`VALENCE_HEAD_WEIGHT`, `VALENCE_HEAD_L2`) also by
-leave-one-set-out cross-validation over the four retired test sets (each scored with the examples
-and the head without its own sentences). benchmarks/emotion/bench_text_emotion.py measures them.
+examples; those of the heads (`VALENCE_HEAD_WEIGHT`, `VALENCE_HEAD_L2`, `CATEGORY_HEAD_WEIGHT`,
+`CATEGORY_HEAD_L2`) also by leave-one-set-out cross-validation over the retired test sets (each
+scored with the examples and the heads without its own sentences).
+benchmarks/emotion/bench_text_emotion.py measures them.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ VALENCE_TOP_K = 8  # nearest unpleasant / neutral / pleasant examples averaged p
 VALENCE_EXAMPLES_WEIGHT = 1.0  # weight of the valence-example evidence against the categories'
 VALENCE_HEAD_WEIGHT = 1.0  # logit per nat of the valence head's log-probability of a valence
 VALENCE_HEAD_L2 = 0.3  # L2 penalty on the valence head's weights (chosen by cross-validation)
+CATEGORY_HEAD_WEIGHT = 1.0  # logit per nat of the category head's log-probability of a category
+CATEGORY_HEAD_L2 = 0.03  # L2 penalty on the category head's weights (chosen by cross-validation)
 
 
 # ----- word lists --------------------------------------------------------------------------------
@@ -605,30 +610,35 @@ _VALENCE_FILES = ("data/text_valence_examples.json", "data/text_valence_retired.
 
 
 @lru_cache(maxsize=1)
-def _valence_examples() -> tuple[tuple[str, ...], np.ndarray]:
-    """(example sentences, `(E,)` valence index of each: 0 unpleasant, 1 neutral, 2 pleasant).
+def _valence_examples() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(example sentences, `(E,)` valence index of each: 0 unpleasant, 1 neutral, 2 pleasant,
+    `(E,)` index of each one's category in the recognised categories).
 
-    The examples of data/text_valence_examples.json and the category prototypes, each prototype
-    under its category's valence; surprise prototypes are left out (surprise has either valence).
+    The examples of `_VALENCE_FILES` (grouped by valence, then by category) and the category
+    prototypes, each prototype under its category's valence; surprise prototypes are left out
+    (surprise has either valence).
     """
     names, prototypes, owner = _prototypes()
     taxonomy = load_taxonomy()
     sentences: list[str] = []
     valence: list[int] = []
-    for sentence, category in zip(prototypes, owner):
-        name = names[category]
+    category: list[int] = []
+    for sentence, index in zip(prototypes, owner):
+        name = names[index]
         if name != "surprised":
             sentences.append(sentence)
             valence.append(
                 1 if name == NEUTRAL else int(np.sign(taxonomy.categories[name].vad[0])) + 1
             )
+            category.append(int(index))
     for path in _VALENCE_FILES:
         data = json.loads(resources.files(__package__).joinpath(path).read_text("utf-8"))
         for index, key in enumerate(_VALENCE_KEYS):
-            for group in data[key].values():
+            for name, group in data[key].items():
                 sentences += group
                 valence += [index] * len(group)
-    return tuple(sentences), np.array(valence)
+                category += [names.index(taxonomy.resolve(name))] * len(group)
+    return tuple(sentences), np.array(valence), np.array(category)
 
 
 @lru_cache(maxsize=1)
@@ -695,26 +705,27 @@ def _head_features(embedding: np.ndarray, compound: float) -> np.ndarray:
     return np.append(np.asarray(embedding, np.float64), compound)
 
 
-@lru_cache(maxsize=1)
-def _valence_head() -> np.ndarray:
-    """`(386, 3)` weights (last row: biases) of the valence head: multinomial logistic regression
-    from `_head_features` to unpleasant / neutral / pleasant, fitted on the valence examples by
-    L-BFGS (float64, one thread, from zero weights: deterministic) with an L2 penalty
-    `VALENCE_HEAD_L2` on the weights, not the biases: a second or two once, then cached as
-    `_cached_array` says, keyed by its inputs (reading the examples' VADER scores to make the key
-    takes about half a second per process)."""
+def _logistic_head(name: str, labels: np.ndarray, l2: float) -> np.ndarray:
+    """`(386, K)` weights (last row: biases) of a linear probe of the frozen encoder (Alain &
+    Bengio 2016): multinomial logistic regression (Cox 1958) from `_head_features` of the valence
+    examples to their `labels` (`(E,)` in [0, K)), fitted by L-BFGS (float64, one thread, from zero
+    weights: deterministic) with an L2 penalty `l2` on the weights, not the biases: a second or two
+    once, then cached as `_cached_array` says, keyed by its inputs (reading the examples' VADER
+    scores to make the key takes about half a second per process)."""
     import torch
 
-    sentences, valence = _valence_examples()
+    sentences = _valence_examples()[0]
     compounds = [_analyse_words(s).compound for s in sentences]
     features = np.stack(
         [_head_features(e, c) for e, c in zip(_valence_example_embeddings(), compounds)]
     )
+    classes = int(labels.max()) + 1
 
     def fit() -> np.ndarray:
         x = torch.from_numpy(features)
-        y = torch.from_numpy(valence).long()
-        weights = torch.zeros(features.shape[1] + 1, 3, dtype=torch.float64, requires_grad=True)
+        y = torch.from_numpy(labels).long()
+        weights = torch.zeros(features.shape[1] + 1, classes, dtype=torch.float64)
+        weights.requires_grad_(True)
         optimiser = torch.optim.LBFGS(
             [weights],
             max_iter=500,
@@ -728,7 +739,7 @@ def _valence_head() -> np.ndarray:
             optimiser.zero_grad()
             logits = x @ weights[:-1] + weights[-1]
             value = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
-            value = value + 0.5 * VALENCE_HEAD_L2 * (weights[:-1] ** 2).sum()
+            value = value + 0.5 * l2 * (weights[:-1] ** 2).sum()
             value.backward()
             return value
 
@@ -740,15 +751,28 @@ def _valence_head() -> np.ndarray:
             torch.set_num_threads(threads)
         return weights.detach().numpy()
 
-    key = hashlib.sha256(features.tobytes() + valence.tobytes()).hexdigest()
-    key = json.dumps([key, VALENCE_HEAD_L2, torch.__version__])
-    weights = _cached_array("text_valence_head", key, fit)
-    return weights if weights.shape == (features.shape[1] + 1, 3) else fit()
+    key = hashlib.sha256(features.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()
+    key = json.dumps([key, l2, torch.__version__])
+    weights = _cached_array(f"text_{name}_head", key, fit)
+    return weights if weights.shape == (features.shape[1] + 1, classes) else fit()
 
 
-def _valence_head_log_probs(embedding: np.ndarray, compound: float) -> np.ndarray:
-    """`(3,)` log-probabilities of unpleasant, neutral and pleasant from the valence head."""
-    weights = _valence_head()
+@lru_cache(maxsize=1)
+def _valence_head() -> np.ndarray:
+    """`(386, 3)` weights of the valence head: unpleasant / neutral / pleasant (`_logistic_head`
+    with `VALENCE_HEAD_L2`)."""
+    return _logistic_head("valence", _valence_examples()[1], VALENCE_HEAD_L2)
+
+
+@lru_cache(maxsize=1)
+def _category_head() -> np.ndarray:
+    """`(386, C)` weights of the category head: the recognised categories (`_logistic_head` with
+    `CATEGORY_HEAD_L2`)."""
+    return _logistic_head("category", _valence_examples()[2], CATEGORY_HEAD_L2)
+
+
+def _head_log_probs(weights: np.ndarray, embedding: np.ndarray, compound: float) -> np.ndarray:
+    """Log-probabilities of a head's classes for a `(384,)` embedding and VADER's compound."""
     logits = _head_features(embedding, compound) @ weights[:-1] + weights[-1]
     logits -= logits.max()
     return logits - np.log(np.exp(logits).sum())
@@ -805,8 +829,11 @@ def _decide(text: str, words: _Words, sentence: _Sentence) -> TextEmotion:
     names = _prototypes()[0]
     similarity, nearest = _nearest_prototypes(sentence.embedding)
     logits = similarity / TEMPERATURE + VALENCE_WEIGHT * words.compound * _polarities()
-    head = _valence_head_log_probs(sentence.embedding, words.compound)
+    head = _head_log_probs(_valence_head(), sentence.embedding, words.compound)
     logits += _valence_evidence(sentence.embedding, head)
+    if CATEGORY_HEAD_WEIGHT:
+        category = _head_log_probs(_category_head(), sentence.embedding, words.compound)
+        logits += CATEGORY_HEAD_WEIGHT * category
     for i, (name, _) in words.emotion_words.items():
         weight = -NEGATED_WORD_WEIGHT if i in words.negated else WORD_WEIGHT
         logits[names.index(name)] += words.clause_weight[i] * weight
