@@ -45,3 +45,8 @@ class EmogenComponent(ConfigMixin):
 _METHODS = ["save_pretrained", "from_pretrained"]
 pipeline_loading_utils.LOADABLE_CLASSES.setdefault(__name__, {"EmogenComponent": _METHODS})
 pipeline_loading_utils.ALL_IMPORTABLE_CLASSES.setdefault("EmogenComponent", _METHODS)
+# A DirectionBank (arrays, no config class) saves and loads the same way when a pipeline holds one.
+pipeline_loading_utils.LOADABLE_CLASSES.setdefault(
+    "emogen.emotion.directions", {"DirectionBank": _METHODS}
+)
+pipeline_loading_utils.ALL_IMPORTABLE_CLASSES.setdefault("DirectionBank", _METHODS)

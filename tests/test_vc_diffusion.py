@@ -16,7 +16,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
-from emogen.emotion import EmotionCurve
+from emogen.emotion import DirectionBank, EmotionCurve
 from emogen.emotion.encoder import EmotionEncoder
 from emogen.errors import EmogenError
 from emogen.speech.acoustic import (
@@ -24,7 +24,9 @@ from emogen.speech.acoustic import (
     align_frames,
     emotion_embedding,
     frame_emotion_embedding,
+    frame_tempo,
     sample,
+    stretch_frames,
     training_target,
 )
 from emogen.speech.corpus import ManifestError
@@ -240,25 +242,65 @@ def test_the_trained_model_converts_through_the_vc_pipeline(tiny_run, recipe, co
     neutral = next(line for line in corpus.read_text().splitlines() if "neutral" in line)
     audio, rate = load_audio(corpus.parent / json.loads(neutral)["audio"])
 
+    # The tempo bank was fitted on the corpus pairs' duration ratios.
+    assert isinstance(pipe.tempo, DirectionBank)
+    assert pipe.tempo.feature_names == ("log_duration_ratio",)
     converted = pipe((rate, audio), emotion="angry", source_emotion="neutral", generator=0,
-                     num_inference_steps=4)  # fmt: skip
+                     num_inference_steps=4, preserve_duration=True)  # fmt: skip
     result = converted.audios[0]
-    # The learned converter keeps the input's timing; same seed, same audio.
+    # preserve_duration keeps the input's timing; same seed, same audio.
     assert result.shape == audio.shape and np.isfinite(result).all() and result.std() > 1e-3
     again = pipe((rate, audio), emotion="angry", source_emotion="neutral", generator=0,
-                 num_inference_steps=4)  # fmt: skip
+                 num_inference_steps=4, preserve_duration=True)  # fmt: skip
     np.testing.assert_array_equal(again.audios[0], result)
+    # Otherwise the length changes by the bank's ratio for the emotion (within two frames).
+    for emotion in ("angry", "sad:0.5"):
+        ratio = float(np.exp(pipe.tempo.offset(emotion)[0]))
+        stretched = pipe((rate, audio), emotion=emotion, source_emotion="neutral",
+                         num_inference_steps=2).audios[0]  # fmt: skip
+        assert abs(len(stretched) - ratio * len(audio)) <= 2 * rate * 0.005, (emotion, ratio)
     # A curve conditions frame by frame; another scheduler swaps in; 16 kHz input comes back
     # at 16 kHz.
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     curve = pipe((rate, audio), emotion="sad@0 -> happy@1.5", source_emotion="neutral",
-                 generator=1, num_inference_steps=3, emotion_guidance_scale=2.0)  # fmt: skip
+                 generator=1, num_inference_steps=3, emotion_guidance_scale=2.0,
+                 preserve_duration=True)  # fmt: skip
     assert curve.audios[0].shape == audio.shape and np.isfinite(curve.audios[0]).all()
     low = load_audio((rate, audio), sample_rate=16000)
-    resampled = pipe(low, emotion="sad", source_emotion="neutral", num_inference_steps=2)
+    resampled = pipe(low, emotion="sad", source_emotion="neutral", num_inference_steps=2,
+                     preserve_duration=True)  # fmt: skip
     assert resampled.sample_rate == 16000 and resampled.audios[0].shape == low[0].shape
     with pytest.raises(EmogenError, match="needs all of"):
         EmotionalVCPipeline(vocoder=pipe.vocoder, denoiser=pipe.denoiser)
+    with pytest.raises(EmogenError, match="tempo bank belongs to the learned converter"):
+        EmotionalVCPipeline(vocoder=pipe.vocoder, renderer=pipe.renderer, tempo=pipe.tempo)
+
+
+def test_tempo_stretches_frames_by_the_emotion_direction():
+    # Fitted like the recipe: log duration ratios; sad renderings 20 % longer, angry 10 % shorter.
+    ratios = np.log([[1.2], [1.2], [0.9], [1.0 + 0.2 * 0.5]])
+    tempo = DirectionBank.fit(ratios, ["sad", "sad", "angry", "sad:0.5"],
+                              neutral_features=np.zeros((1, 1)))  # fmt: skip
+    np.testing.assert_allclose(frame_tempo(tempo, "neutral", 4, 5.0), np.ones(4))
+    np.testing.assert_allclose(frame_tempo(tempo, "angry", 3, 5.0), np.full(3, 0.9), rtol=1e-6)
+    full, half = frame_tempo(tempo, "sad", 2, 5.0)[0], frame_tempo(tempo, "sad:0.5", 2, 5.0)[0]
+    assert np.log(half) == pytest.approx(np.log(full) / 2)  # linear in intensity (log domain)
+    curve = frame_tempo(tempo, "neutral@0 -> sad@1", 200, 5.0)
+    assert curve[0] == pytest.approx(1.0) and curve[-1] == pytest.approx(full, rel=0.01)
+    assert np.all(np.diff(curve) >= -1e-12)
+
+    frames = np.stack([np.arange(10.0), -np.arange(10.0)], axis=1)
+    uniform = stretch_frames(frames, np.full(10, 1.5))
+    np.testing.assert_array_equal(uniform, align_frames(frames, 15))  # as in training
+    varying = stretch_frames(frames, np.r_[np.ones(5), np.full(5, 3.0)])
+    assert varying.shape == (20, 2) and varying.dtype == np.float32
+    assert np.all(np.diff(varying[:, 0]) >= 0)  # time runs forward
+    assert (varying[:, 0] >= 5).sum() > 12  # the slow half lasts three times as long
+    with pytest.raises(EmogenError, match="finite and > 0"):
+        stretch_frames(frames, np.zeros(10))
+    with pytest.raises(EmogenError, match="one feature"):
+        frame_tempo(DirectionBank.fit(np.ones((2, 2)), ["sad", "sad"], np.zeros((1, 2))),
+                    "sad", 3, 5.0)  # fmt: skip
 
 
 def test_resumed_run_ends_where_the_uninterrupted_one_does(tiny_run, recipe, corpus, tmp_path):

@@ -396,9 +396,12 @@ class DirectionBank:
         save_file(self._tensors(), directory / WEIGHTS_NAME)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> DirectionBank:
-        """Load a bank written by `save_pretrained`."""
-        directory = Path(directory)
+    def from_pretrained(
+        cls, directory: str | Path, subfolder: str | None = None, **kwargs: Any
+    ) -> DirectionBank:
+        """Load a bank written by `save_pretrained` (a pipeline component: diffusers' loading
+        keywords are accepted and ignored)."""
+        directory = Path(directory) / (subfolder or "")
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"{directory} has no {name}; is it a saved DirectionBank?")

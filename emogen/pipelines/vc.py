@@ -14,9 +14,16 @@ from tqdm.auto import tqdm
 
 from ..emotion import Emotion, EmotionCurve
 from ..emotion.curve import as_curve
+from ..emotion.directions import DirectionBank
 from ..emotion.encoder import EmotionEncoder
 from ..errors import EmogenError
-from ..speech.acoustic import FrameDenoiser, frame_emotion_embedding, sample
+from ..speech.acoustic import (
+    FrameDenoiser,
+    frame_emotion_embedding,
+    frame_tempo,
+    sample,
+    stretch_frames,
+)
 from ..speech.audio import load_audio, resample
 from ..speech.estimator import SpeechEmotionEstimator
 from ..speech.frames import SAMPLE_CLIP, FrameNormalizer, WorldFrameCoder
@@ -49,9 +56,10 @@ class EmotionalVCPipeline(DiffusionPipeline):
     Two converters share this pipeline. The rule-based one (`pipelines/vc-default`) renders the
     target emotion's prosody minus the source emotion's in WORLD space. The learned one
     (`pipelines/vc-diffusion`, EmoReg: Singh et al. 2024) denoises the target's WORLD frames
-    conditioned on the input's frames and the emotion's shifted embedding, frame by frame, so
-    it keeps the input's timing; a renderer beside it first takes out a non-neutral source
-    emotion (the model was trained on neutral sources).
+    conditioned on the input's frames and the emotion's shifted embedding, frame by frame; a
+    tempo bank stretches the input's frames first (the speaking rate an emotion brings), and a
+    renderer beside it first takes out a non-neutral source emotion (the model was trained on
+    neutral sources).
 
     Components:
         vocoder: the `WorldVocoder` (analysis and resynthesis keep the speaker's envelope).
@@ -63,6 +71,10 @@ class EmotionalVCPipeline(DiffusionPipeline):
             converter (`FrameDenoiser`, the shared `EmotionEncoder` trained with it, any diffusers
             scheduler with its training config, `WorldFrameCoder`, `FrameNormalizer`): all or
             none.
+        tempo: optional with the learned converter: a one-feature `DirectionBank` of log
+            duration ratios fitted on the corpus pairs; the input's frames are stretched by it
+            (`frame_tempo`) before conversion, unless `preserve_duration`. Without it the
+            learned converter keeps the input's timing.
 
     Config of the learned converter: `num_inference_steps` and `emotion_guidance_scale` (the
     defaults of `__call__`), `diffusion_strength` (1: generate from noise; below 1: start from
@@ -76,7 +88,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         >>> out = pipe("speech.wav", emotion="angry", emotion_guidance_scale=1.5, generator=0)
     """
 
-    _optional_components: ClassVar[list[str]] = ["renderer", "estimator", *LEARNED]
+    _optional_components: ClassVar[list[str]] = ["renderer", "estimator", "tempo", *LEARNED]
 
     def __init__(
         self,
@@ -88,6 +100,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         scheduler: SchedulerMixin | None = None,
         frame_coder: WorldFrameCoder | None = None,
         frame_normalizer: FrameNormalizer | None = None,
+        tempo: DirectionBank | None = None,
         max_seconds: float = 600.0,
         num_inference_steps: int = 20,
         emotion_guidance_scale: float = 1.0,
@@ -103,7 +116,11 @@ class EmotionalVCPipeline(DiffusionPipeline):
             frame_normalizer=frame_normalizer,
         )
         check_learned_components(learned, renderer)
-        self.register_modules(vocoder=vocoder, renderer=renderer, estimator=estimator, **learned)
+        if tempo is not None and denoiser is None:
+            raise EmogenError("a tempo bank belongs to the learned converter: give its components")
+        self.register_modules(
+            vocoder=vocoder, renderer=renderer, estimator=estimator, tempo=tempo, **learned
+        )
         self.register_to_config(
             max_seconds=max_seconds,
             num_inference_steps=num_inference_steps,
@@ -153,7 +170,8 @@ class EmotionalVCPipeline(DiffusionPipeline):
                 neutral speech.
             sample_rate: the rate of an array input.
             preserve_duration: keep the input's length (rate changes only move time between
-                speech and pauses). The learned converter always keeps the input's timing.
+                speech and pauses). The learned converter keeps the input's timing with it set
+                or without a tempo bank, and otherwise stretches it uniformly (by the emotion).
             emotion_guidance_scale: learned converter only: classifier-free guidance on the
                 emotion (1 the plain model, 0 ignores the emotion, above 1 exaggerates it);
                 default from the pipeline's config.
@@ -228,6 +246,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
                         emotion_guidance_scale,
                         seed,
                         progress=long_input,
+                        preserve_duration=preserve_duration,
                     )
                 else:
                     converted = self.renderer.render(
@@ -267,8 +286,10 @@ class EmotionalVCPipeline(DiffusionPipeline):
         emotion_guidance_scale: float,
         seed: int | None,
         progress: bool,
+        preserve_duration: bool = False,
     ) -> np.ndarray:
-        """The learned path: `(T,)` audio at `rate`, the input's timing kept."""
+        """The learned path: `(T,)` audio at `rate`; the input's timing stretched by the tempo
+        bank (when there is one and not `preserve_duration`), otherwise kept."""
         coder, model_rate = self.frame_coder, self.frame_coder.config.sample_rate
         if not _is_neutral(source):
             if self.renderer is None:
@@ -291,6 +312,12 @@ class EmotionalVCPipeline(DiffusionPipeline):
         if rate != model_rate or features is None:
             features = self.vocoder.analyze(resample(waveform, rate, model_rate), model_rate)
         condition = self.frame_normalizer.normalize(coder.encode(features))
+        num_samples = features.num_samples
+        tempo = getattr(self, "tempo", None)
+        if tempo is not None and not preserve_duration:
+            stretch = frame_tempo(tempo, target, condition.shape[0], coder.config.frame_period_ms)
+            condition = stretch_frames(condition, stretch)
+            num_samples = None
         num_frames = condition.shape[0]
         embedding = frame_emotion_embedding(
             self.emotion_encoder, target, num_frames, coder.config.frame_period_ms
@@ -317,10 +344,12 @@ class EmotionalVCPipeline(DiffusionPipeline):
         )[0]
         decoded = coder.decode(
             self.frame_normalizer.denormalize(frames.float().cpu().numpy(), clip=SAMPLE_CLIP),
-            num_samples=features.num_samples,
+            num_samples=num_samples,
         )
         audio = self.vocoder.synthesize(decoded)
         audio = resample(audio, model_rate, rate)
+        if num_samples is None:  # stretched: the new length
+            return audio.astype(np.float32)
         length = len(waveform)
         return np.pad(audio[:length], (0, max(0, length - len(audio)))).astype(np.float32)
 

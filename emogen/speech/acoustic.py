@@ -56,6 +56,7 @@ from tqdm.auto import tqdm
 
 from ..emotion import EmotionCurve, EmotionLike, as_emotion
 from ..emotion.curve import as_curve
+from ..emotion.directions import DirectionBank
 from ..emotion.encoder import EmotionEncoder, EmotionInputs
 from ..errors import EmogenError
 
@@ -380,6 +381,61 @@ def frame_emotion_embedding(
     index_t = torch.from_numpy(index).to(rows.device)
     weight_t = torch.from_numpy(weight).to(device=rows.device, dtype=rows.dtype)[:, None]
     return rows[index_t] * (1 - weight_t) + rows[index_t + 1] * weight_t
+
+
+def frame_tempo(
+    tempo: DirectionBank,
+    emotion: EmotionLike | EmotionCurve,
+    num_frames: int,
+    frame_period_ms: float,
+    control_rate_hz: float = CONTROL_RATE_HZ,
+) -> np.ndarray:
+    """`(T,)` how many frames each input frame lasts under an emotion (1: unchanged).
+
+    `tempo` is a one-feature `DirectionBank` of log duration ratios (an emotional rendering's
+    length over its neutral pair's): EmoReg's directional step along the emotion's direction,
+    scaled by its intensity, gives the log ratio, so the change is linear in intensity in the log
+    domain and 0 for neutral. A curve over seconds is read at `control_rate_hz` and interpolated.
+    """
+    if tempo.feature_dim != 1:
+        raise EmogenError(f"a tempo bank has one feature (log duration ratio), got {tempo}")
+    curve = as_curve(emotion)
+    if curve.unit != "seconds":
+        raise EmogenError("tempo reads curves over seconds ('happy@0 -> sad@2')")
+    if len(curve) == 1:
+        return np.full(num_frames, math.exp(float(tempo.offset(curve.keyframes[0].emotion)[0])))
+    duration_s = num_frames * frame_period_ms / 1000.0
+    times = np.linspace(0.0, duration_s, max(2, math.ceil(duration_s * control_rate_hz) + 1))
+    log_ratio = [float(tempo.offset(curve.at(t))[0]) for t in times]
+    positions = np.arange(num_frames) * frame_period_ms / 1000.0
+    return np.exp(np.interp(positions, times, log_ratio))
+
+
+def stretch_frames(frames: np.ndarray, stretch: np.ndarray) -> np.ndarray:
+    """`(N, D)` frames -> `(M, D)`, input frame i lasting `stretch[i]` output frames.
+
+    M = round(sum(stretch)). A constant stretch is `align_frames` to that length (how the voice
+    conversion model saw its sources in training); a varying one (a curve) places each output
+    frame by the cumulative durations and interpolates linearly.
+    """
+    frames = np.asarray(frames)
+    stretch = np.asarray(stretch, dtype=np.float64)
+    if frames.ndim != 2 or stretch.shape != (frames.shape[0],):
+        raise EmogenError(
+            f"need (N, D) frames and (N,) stretch, got {frames.shape} and {stretch.shape}"
+        )
+    if not np.all(np.isfinite(stretch)) or (stretch <= 0).any():
+        raise EmogenError("stretch factors must be finite and > 0")
+    count = max(1, round(float(stretch.sum())))
+    if np.allclose(stretch, stretch[0]):
+        return align_frames(frames, count)
+    edges = np.concatenate([[0.0], np.cumsum(stretch)])
+    centres = (edges[:-1] + edges[1:]) / 2
+    positions = np.interp(np.arange(count) + 0.5, centres, np.arange(frames.shape[0]))
+    low = np.floor(positions).astype(int)
+    high = np.minimum(low + 1, frames.shape[0] - 1)
+    weight = (positions - low)[:, None]
+    return ((1 - weight) * frames[low] + weight * frames[high]).astype(np.float32)
 
 
 # ---------------------------------------------------------------------- training and sampling

@@ -15,8 +15,9 @@ Steps:
        optional EMA, the loss logged to `<out>/loss.csv`, `save_state` every `save_every` steps
        into `<out>/states/step-NNNNNNN` (`--resume` continues from the newest).
     3. `save_pretrained` of the whole `EmotionalVCPipeline` into `<out>/pipeline/` (denoiser,
-       emotion encoder, normaliser, frame coder, vocoder, scheduler, plus the renderer and
-       estimator that neutralise a non-neutral input): `emogen vc --pipeline <out>/pipeline`.
+       emotion encoder, normaliser, frame coder, vocoder, scheduler, the tempo bank fitted on the
+       pairs' duration ratios (`fit_tempo`), plus the renderer and estimator that neutralise a
+       non-neutral input): `emogen vc --pipeline <out>/pipeline`.
 
 Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
 batches, noise and timesteps the uninterrupted run would have seen: it ends on the same step
@@ -173,6 +174,22 @@ def make_pairs(manifest, frames, normalizer, encoder, identity_pairs: bool) -> P
     full, steps = full_intensity_inputs(encoder, emotions)
     return PairData(
         ids, targets, sources, emotions, full.category_weights, full.vad, full.intensity, steps
+    )
+
+
+def fit_tempo(manifest, frames):
+    """The tempo bank: each labelled emotional utterance's log duration ratio over its neutral
+    pair (same words, voice and seed), fitted per category as EmoReg's directions in a
+    one-feature space (`DirectionBank`; neutral is 0, so the fit reads mean(log ratio) / s)."""
+    from emogen.emotion import DirectionBank
+
+    chosen = [(e, n) for e, n in manifest.pairs() if e.emotion is not None]
+    ratios = [[math.log(len(frames[e.id]) / len(frames[n.id]))] for e, n in chosen]
+    return DirectionBank.fit(
+        np.array(ratios),
+        [e.emotion for e, _ in chosen],
+        neutral_features=np.zeros((1, 1)),
+        feature_names=["log_duration_ratio"],
     )
 
 
@@ -469,6 +486,7 @@ def train(
             coder,
             normalizer,
             vocoder,
+            fit_tempo(corpus, frames),
         )
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the model to %s: %s", out, summary)
@@ -477,7 +495,7 @@ def train(
 
 
 def export_pipeline(
-    folder: Path, denoiser, emotion_encoder, noise_scheduler, coder, normalizer, vocoder
+    folder: Path, denoiser, emotion_encoder, noise_scheduler, coder, normalizer, vocoder, tempo=None
 ) -> None:
     """Save a loadable `EmotionalVCPipeline` (`load_pipeline(folder)`, `emogen vc --pipeline`).
 
@@ -501,6 +519,7 @@ def export_pipeline(
         scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
         frame_coder=coder,
         frame_normalizer=normalizer,
+        tempo=tempo,
     )
     pipe.save_pretrained(folder)
 
