@@ -235,6 +235,13 @@ def test_errors():
         bank.apply(np.zeros(FEATURES), "calm")
     with pytest.raises(EmotionError, match="no direction for 'calm'"):
         bank.offset("0.5 happy + 0.5 calm")
+    # Asked to, an unfitted category adds nothing, like neutral's share.
+    np.testing.assert_allclose(
+        bank.offset("0.5 happy + 0.5 calm", unfitted="ignore"), bank.offset("happy:0.5")
+    )
+    assert not bank.offset("calm", unfitted="ignore").any()
+    with pytest.raises(EmogenError, match="unfitted must be 'raise' or 'ignore'"):
+        bank.weights("happy", unfitted="skip")
     with pytest.raises(EmotionError, match="unknown emotion category"):
         bank.apply(np.zeros(FEATURES), "hapy")
     with pytest.raises(EmotionError, match=r"intensity must be in \[0.0, 1.0\]"):

@@ -282,9 +282,14 @@ def test_tempo_stretches_frames_by_the_emotion_direction():
     tempo = DirectionBank.fit(ratios, ["sad", "sad", "angry", "sad:0.5"],
                               neutral_features=np.zeros((1, 1)))  # fmt: skip
     np.testing.assert_allclose(frame_tempo(tempo, "neutral", 4, 5.0), np.ones(4))
+    # An emotion that kept the rate in the corpus has no direction: it adds nothing.
+    np.testing.assert_allclose(frame_tempo(tempo, "surprised", 4, 5.0), np.ones(4))
     np.testing.assert_allclose(frame_tempo(tempo, "angry", 3, 5.0), np.full(3, 0.9), rtol=1e-6)
     full, half = frame_tempo(tempo, "sad", 2, 5.0)[0], frame_tempo(tempo, "sad:0.5", 2, 5.0)[0]
+    assert full == pytest.approx(1.2, rel=0.01)
     assert np.log(half) == pytest.approx(np.log(full) / 2)  # linear in intensity (log domain)
+    mixed = frame_tempo(tempo, "0.5 sad + 0.5 surprised", 2, 5.0)[0]
+    assert np.log(mixed) == pytest.approx(np.log(full) / 2)
     curve = frame_tempo(tempo, "neutral@0 -> sad@1", 200, 5.0)
     assert curve[0] == pytest.approx(1.0) and curve[-1] == pytest.approx(full, rel=0.01)
     assert np.all(np.diff(curve) >= -1e-12)

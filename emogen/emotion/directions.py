@@ -239,15 +239,27 @@ class DirectionBank:
         i = self._index[name]
         return self.magnitudes[i] * self.unit_directions[i]
 
-    def weights(self, emotion: EmotionLike) -> dict[str, float]:
+    def weights(self, emotion: EmotionLike, unfitted: str = "raise") -> dict[str, float]:
         """Mixture weights of `emotion` over the bank's categories (neutral's share dropped).
 
+        Args:
+            emotion: any emotion.
+            unfitted: what a mixture category with no fitted direction does: "raise", or
+                "ignore" (it adds nothing, like neutral: for a bank fitted only on the categories
+                that move its features, such as a tempo bank when an emotion keeps the rate).
+
         Raises:
-            EmotionError: a mixture category with no fitted direction.
+            EmotionError: a mixture category with no fitted direction (with "raise").
         """
+        if unfitted not in ("raise", "ignore"):
+            raise EmogenError(f"unfitted must be 'raise' or 'ignore', got {unfitted!r}")
         emotion = as_emotion(emotion)
         if emotion.mixture:
-            names = self._resolve([name for name, _ in emotion.mixture])
+            names = [load_taxonomy().resolve(name) for name, _ in emotion.mixture]
+            if unfitted == "raise":
+                self._resolve(names)
+            else:
+                names = [name if name in self._index else NEUTRAL for name in names]
             weights: dict[str, float] = {}
             for name, (_, weight) in zip(names, emotion.mixture, strict=True):
                 if name != NEUTRAL:
@@ -257,14 +269,17 @@ class DirectionBank:
         posterior.pop(NEUTRAL)
         return posterior
 
-    def offset(self, emotion: EmotionLike, intensity: float | None = None) -> np.ndarray:
+    def offset(
+        self, emotion: EmotionLike, intensity: float | None = None, unfitted: str = "raise"
+    ) -> np.ndarray:
         """The step `s * sum_c w_c * magnitude_c * unit_c` that `apply` adds, `(F,)` float64.
 
-        `intensity`, in [0, 1], replaces the emotion's own intensity s.
+        `intensity`, in [0, 1], replaces the emotion's own intensity s; `unfitted` is as in
+        `weights`.
         """
         emotion = as_emotion(emotion, intensity)
         step = np.zeros(self.feature_dim)
-        for name, weight in self.weights(emotion).items():
+        for name, weight in self.weights(emotion, unfitted).items():
             i = self._index[name]
             step += weight * self.magnitudes[i] * self.unit_directions[i]
         return emotion.intensity * step

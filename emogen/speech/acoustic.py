@@ -395,7 +395,9 @@ def frame_tempo(
     `tempo` is a one-feature `DirectionBank` of log duration ratios (an emotional rendering's
     length over its neutral pair's): EmoReg's directional step along the emotion's direction,
     scaled by its intensity, gives the log ratio, so the change is linear in intensity in the log
-    domain and 0 for neutral. A curve over seconds is read at `control_rate_hz` and interpolated.
+    domain and 0 for neutral; an emotion the bank has no direction for (one that kept the rate
+    in the corpus) adds nothing. A curve over seconds is read at `control_rate_hz` and
+    interpolated.
     """
     if tempo.feature_dim != 1:
         raise EmogenError(f"a tempo bank has one feature (log duration ratio), got {tempo}")
@@ -403,10 +405,11 @@ def frame_tempo(
     if curve.unit != "seconds":
         raise EmogenError("tempo reads curves over seconds ('happy@0 -> sad@2')")
     if len(curve) == 1:
-        return np.full(num_frames, math.exp(float(tempo.offset(curve.keyframes[0].emotion)[0])))
+        log_ratio = float(tempo.offset(curve.keyframes[0].emotion, unfitted="ignore")[0])
+        return np.full(num_frames, math.exp(log_ratio))
     duration_s = num_frames * frame_period_ms / 1000.0
     times = np.linspace(0.0, duration_s, max(2, math.ceil(duration_s * control_rate_hz) + 1))
-    log_ratio = [float(tempo.offset(curve.at(t))[0]) for t in times]
+    log_ratio = [float(tempo.offset(curve.at(t), unfitted="ignore")[0]) for t in times]
     positions = np.arange(num_frames) * frame_period_ms / 1000.0
     return np.exp(np.interp(positions, times, log_ratio))
 

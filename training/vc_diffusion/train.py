@@ -177,17 +177,33 @@ def make_pairs(manifest, frames, normalizer, encoder, identity_pairs: bool) -> P
     )
 
 
+TEMPO_MIN_LOG_RATIO = 1e-3  # a category whose mean log length ratio is below this keeps the rate
+
+
 def fit_tempo(manifest, frames):
     """The tempo bank: each labelled emotional utterance's log duration ratio over its neutral
     pair (same words, voice and seed), fitted per category as EmoReg's directions in a
-    one-feature space (`DirectionBank`; neutral is 0, so the fit reads mean(log ratio) / s)."""
+    one-feature space (`DirectionBank`; neutral is 0, so the fit reads mean(log ratio) / s).
+    Categories that keep the rate (|mean log ratio| < `TEMPO_MIN_LOG_RATIO`) get no direction:
+    the pipeline's tempo then adds nothing for them. None when no category changes the rate."""
     from emogen.emotion import DirectionBank
 
     chosen = [(e, n) for e, n in manifest.pairs() if e.emotion is not None]
-    ratios = [[math.log(len(frames[e.id]) / len(frames[n.id]))] for e, n in chosen]
+    ratios = np.array([math.log(len(frames[e.id]) / len(frames[n.id])) for e, n in chosen])
+    labels = [e.emotion.category or e.emotion.label() for e, _ in chosen]
+    moving = {
+        label
+        for label in set(labels)
+        if abs(ratios[[x == label for x in labels]].mean()) >= TEMPO_MIN_LOG_RATIO
+    }
+    keep = [i for i, label in enumerate(labels) if label in moving]
+    if not keep:
+        logger.info("no emotion of the corpus changes the speaking rate: no tempo bank")
+        return None
+    logger.info("tempo: %s keep the rate", sorted(set(labels) - moving) or "no category")
     return DirectionBank.fit(
-        np.array(ratios),
-        [e.emotion for e, _ in chosen],
+        ratios[keep, None],
+        [chosen[i][0].emotion for i in keep],
         neutral_features=np.zeros((1, 1)),
         feature_names=["log_duration_ratio"],
     )
