@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         bank = (tuple(everything[0][i] for i in keep), everything[1][keep], everything[2][keep])
         text_emotion._valence_examples = lambda bank=bank: bank  # type: ignore[assignment]
         text_emotion._valence_example_embeddings.cache_clear()
+        text_emotion._head_training_features.cache_clear()
         text_emotion._valence_head.cache_clear()
         for penalty in penalties:
             text_emotion.CATEGORY_HEAD_L2 = penalty

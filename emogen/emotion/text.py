@@ -705,6 +705,15 @@ def _head_features(embedding: np.ndarray, compound: float) -> np.ndarray:
     return np.append(np.asarray(embedding, np.float64), compound)
 
 
+@lru_cache(maxsize=1)
+def _head_training_features() -> np.ndarray:
+    """`(E, 385)` `_head_features` of the valence examples, shared by both heads."""
+    compounds = [_analyse_words(s).compound for s in _valence_examples()[0]]
+    return np.stack(
+        [_head_features(e, c) for e, c in zip(_valence_example_embeddings(), compounds)]
+    )
+
+
 def _logistic_head(name: str, labels: np.ndarray, l2: float) -> np.ndarray:
     """`(386, K)` weights (last row: biases) of a linear probe of the frozen encoder (Alain &
     Bengio 2016): multinomial logistic regression (Cox 1958) from `_head_features` of the valence
@@ -714,11 +723,7 @@ def _logistic_head(name: str, labels: np.ndarray, l2: float) -> np.ndarray:
     scores to make the key takes about half a second per process)."""
     import torch
 
-    sentences = _valence_examples()[0]
-    compounds = [_analyse_words(s).compound for s in sentences]
-    features = np.stack(
-        [_head_features(e, c) for e, c in zip(_valence_example_embeddings(), compounds)]
-    )
+    features = _head_training_features()
     classes = int(labels.max()) + 1
 
     def fit() -> np.ndarray:
