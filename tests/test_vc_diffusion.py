@@ -20,8 +20,10 @@ from emogen.emotion import DirectionBank, EmotionCurve
 from emogen.emotion.encoder import EmotionEncoder
 from emogen.errors import EmogenError
 from emogen.speech.acoustic import (
+    PITCH_FEATURES,
     FrameDenoiser,
     align_frames,
+    convert_pitch,
     emotion_embedding,
     frame_emotion_embedding,
     frame_tempo,
@@ -245,6 +247,9 @@ def test_the_trained_model_converts_through_the_vc_pipeline(tiny_run, recipe, co
     # The tempo bank was fitted on the corpus pairs' duration ratios.
     assert isinstance(pipe.tempo, DirectionBank)
     assert pipe.tempo.feature_names == ("log_duration_ratio",)
+    # ... and the pitch bank on their F0 statistics: the tiny corpus's angry speech is higher.
+    assert isinstance(pipe.pitch, DirectionBank) and pipe.pitch.feature_names == PITCH_FEATURES
+    assert pipe.pitch.offset("angry")[0] > 0.05
     converted = pipe((rate, audio), emotion="angry", source_emotion="neutral", generator=0,
                      num_inference_steps=4, preserve_duration=True)  # fmt: skip
     result = converted.audios[0]
@@ -274,6 +279,8 @@ def test_the_trained_model_converts_through_the_vc_pipeline(tiny_run, recipe, co
         EmotionalVCPipeline(vocoder=pipe.vocoder, denoiser=pipe.denoiser)
     with pytest.raises(EmogenError, match="tempo bank belongs to the learned converter"):
         EmotionalVCPipeline(vocoder=pipe.vocoder, renderer=pipe.renderer, tempo=pipe.tempo)
+    with pytest.raises(EmogenError, match="pitch bank belongs to the learned converter"):
+        EmotionalVCPipeline(vocoder=pipe.vocoder, renderer=pipe.renderer, pitch=pipe.pitch)
 
 
 def test_tempo_stretches_frames_by_the_emotion_direction():
@@ -306,6 +313,47 @@ def test_tempo_stretches_frames_by_the_emotion_direction():
     with pytest.raises(EmogenError, match="one feature"):
         frame_tempo(DirectionBank.fit(np.ones((2, 2)), ["sad", "sad"], np.zeros((1, 2))),
                     "sad", 3, 5.0)  # fmt: skip
+
+
+def test_pitch_bank_moves_the_contour_to_the_emotions_level_and_range():
+    # Fitted like the recipe: angry renderings 0.2 higher in log F0 with a 30 % wider range.
+    rows = np.array([[0.2, np.log(1.3)], [0.2, np.log(1.3)], [-0.1, np.log(0.8)]])
+    pitch = DirectionBank.fit(rows, ["angry", "angry", "sad"], neutral_features=np.zeros((1, 2)),
+                              feature_names=list(PITCH_FEATURES))  # fmt: skip
+    rng = np.random.default_rng(0)
+    source = np.log(120.0) + 0.1 * rng.standard_normal(400)
+    # The model's contour: the right shape, but a level and range of its own.
+    converted = np.log(110.0) + 0.05 * rng.standard_normal(300)
+    voiced = np.ones(300, dtype=bool)
+    neutral = convert_pitch(pitch, "neutral", converted, voiced, source, 5.0)
+    assert neutral.mean() == pytest.approx(source.mean()) and neutral.std() == pytest.approx(
+        source.std()
+    )
+    np.testing.assert_allclose(  # the shape is kept: a linear map of the model's contour
+        (neutral - neutral.mean()) / neutral.std(), (converted - converted.mean()) / converted.std()
+    )
+    angry = convert_pitch(pitch, "angry", converted, voiced, source, 5.0)
+    assert angry.mean() - source.mean() == pytest.approx(0.2)
+    assert angry.std() / source.std() == pytest.approx(1.3)
+    half = convert_pitch(pitch, "angry:0.5", converted, voiced, source, 5.0)
+    assert half.mean() - source.mean() == pytest.approx(0.1)  # linear in intensity
+    assert np.log(half.std() / source.std()) == pytest.approx(np.log(1.3) / 2)
+    # Unvoiced frames do not count in the statistics; an emotion the bank lacks adds nothing.
+    partly = voiced.copy()
+    partly[:100] = False
+    shifted = convert_pitch(pitch, "surprised", converted + 5.0 * ~partly, partly, source, 5.0)
+    assert shifted[partly].mean() == pytest.approx(source.mean())
+    # A curve moves frame by frame: sad at the start, angry at the end.
+    curve = convert_pitch(pitch, "sad@0 -> angry@1.5", converted, voiced, source, 5.0)
+    assert curve[:50].mean() < source.mean() < curve[-50:].mean()
+    # Nothing to scale (a flat or unvoiced contour): unchanged.
+    np.testing.assert_array_equal(convert_pitch(pitch, "angry", converted, ~voiced, source,
+                                                5.0), converted)  # fmt: skip
+    np.testing.assert_array_equal(convert_pitch(pitch, "angry", converted, voiced, source[:1],
+                                                5.0), converted)  # fmt: skip
+    with pytest.raises(EmogenError, match="pitch bank has the features"):
+        convert_pitch(DirectionBank.fit(np.ones((2, 1)), ["sad", "sad"], np.zeros((1, 1))),
+                      "sad", converted, voiced, source, 5.0)  # fmt: skip
 
 
 def test_resumed_run_ends_where_the_uninterrupted_one_does(tiny_run, recipe, corpus, tmp_path):

@@ -77,6 +77,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)  # before the work: results are written at the end
     if args.compare:
         compare(args)
         return

@@ -19,6 +19,7 @@ from ..emotion.encoder import EmotionEncoder
 from ..errors import EmogenError
 from ..speech.acoustic import (
     FrameDenoiser,
+    convert_pitch,
     frame_emotion_embedding,
     frame_tempo,
     sample,
@@ -57,8 +58,9 @@ class EmotionalVCPipeline(DiffusionPipeline):
     target emotion's prosody minus the source emotion's in WORLD space. The learned one
     (`pipelines/vc-diffusion`, EmoReg: Singh et al. 2024) denoises the target's WORLD frames
     conditioned on the input's frames and the emotion's shifted embedding, frame by frame; a
-    tempo bank stretches the input's frames first (the speaking rate an emotion brings), and a
-    renderer beside it first takes out a non-neutral source emotion (the model was trained on
+    tempo bank stretches the input's frames first (the speaking rate an emotion brings), a pitch
+    bank moves the result's F0 level and range to the emotion's afterwards, and a renderer
+    beside it first takes out a non-neutral source emotion (the model was trained on
     neutral sources).
 
     Components:
@@ -75,6 +77,11 @@ class EmotionalVCPipeline(DiffusionPipeline):
             duration ratios fitted on the corpus pairs; the input's frames are stretched by it
             (`frame_tempo`) before conversion, unless `preserve_duration`. Without it the
             learned converter keeps the input's timing.
+        pitch: optional with the learned converter: a two-feature `DirectionBank` of log F0
+            mean shifts and log standard-deviation ratios fitted on the corpus pairs; the
+            converted F0 contour gets the source's level and range moved by it
+            (`convert_pitch`, the log-Gaussian transform). Without it the model's own contour
+            is kept.
 
     Config of the learned converter: `num_inference_steps` and `emotion_guidance_scale` (the
     defaults of `__call__`), `diffusion_strength` (1: generate from noise; below 1: start from
@@ -88,7 +95,13 @@ class EmotionalVCPipeline(DiffusionPipeline):
         >>> out = pipe("speech.wav", emotion="angry", emotion_guidance_scale=1.5, generator=0)
     """
 
-    _optional_components: ClassVar[list[str]] = ["renderer", "estimator", "tempo", *LEARNED]
+    _optional_components: ClassVar[list[str]] = [
+        "renderer",
+        "estimator",
+        "tempo",
+        "pitch",
+        *LEARNED,
+    ]
 
     def __init__(
         self,
@@ -101,6 +114,7 @@ class EmotionalVCPipeline(DiffusionPipeline):
         frame_coder: WorldFrameCoder | None = None,
         frame_normalizer: FrameNormalizer | None = None,
         tempo: DirectionBank | None = None,
+        pitch: DirectionBank | None = None,
         max_seconds: float = 600.0,
         num_inference_steps: int = 20,
         emotion_guidance_scale: float = 1.0,
@@ -116,10 +130,18 @@ class EmotionalVCPipeline(DiffusionPipeline):
             frame_normalizer=frame_normalizer,
         )
         check_learned_components(learned, renderer)
-        if tempo is not None and denoiser is None:
-            raise EmogenError("a tempo bank belongs to the learned converter: give its components")
+        for name, bank in (("tempo", tempo), ("pitch", pitch)):
+            if bank is not None and denoiser is None:
+                raise EmogenError(
+                    f"a {name} bank belongs to the learned converter: give its components"
+                )
         self.register_modules(
-            vocoder=vocoder, renderer=renderer, estimator=estimator, tempo=tempo, **learned
+            vocoder=vocoder,
+            renderer=renderer,
+            estimator=estimator,
+            tempo=tempo,
+            pitch=pitch,
+            **learned,
         )
         self.register_to_config(
             max_seconds=max_seconds,
@@ -342,10 +364,19 @@ class EmotionalVCPipeline(DiffusionPipeline):
             init_frames=source,
             noise_scale=self.config.noise_scale,
         )[0]
-        decoded = coder.decode(
-            self.frame_normalizer.denormalize(frames.float().cpu().numpy(), clip=SAMPLE_CLIP),
-            num_samples=num_samples,
-        )
+        frames = self.frame_normalizer.denormalize(frames.float().cpu().numpy(), clip=SAMPLE_CLIP)
+        pitch = getattr(self, "pitch", None)
+        if pitch is not None:
+            layout = coder.layout
+            frames[:, layout.log_f0] = convert_pitch(
+                pitch,
+                target,
+                frames[:, layout.log_f0],
+                frames[:, layout.voicing] > 0.5,
+                np.log(features.f0[features.f0 > 0]),
+                coder.config.frame_period_ms,
+            )
+        decoded = coder.decode(frames, num_samples=num_samples)
         audio = self.vocoder.synthesize(decoded)
         audio = resample(audio, model_rate, rate)
         if num_samples is None:  # stretched: the new length

@@ -62,14 +62,20 @@ from ..errors import EmogenError
 
 __all__ = [
     "CONTROL_RATE_HZ",
+    "PITCH_FEATURES",
     "FrameDenoiser",
     "FrameDenoiserOutput",
     "align_frames",
+    "bank_offsets",
+    "convert_pitch",
     "emotion_embedding",
     "frame_emotion_embedding",
+    "frame_tempo",
     "full_intensity_inputs",
+    "pitch_statistics",
     "sample",
     "shifted_embedding",
+    "stretch_frames",
     "training_target",
 ]
 
@@ -383,6 +389,29 @@ def frame_emotion_embedding(
     return rows[index_t] * (1 - weight_t) + rows[index_t + 1] * weight_t
 
 
+def bank_offsets(
+    bank: DirectionBank,
+    emotion: EmotionLike | EmotionCurve,
+    num_frames: int,
+    frame_period_ms: float,
+    control_rate_hz: float = CONTROL_RATE_HZ,
+) -> np.ndarray:
+    """`(T, F)` a bank's step for an emotion frame by frame (EmoReg's directional step, scaled by
+    intensity; 0 for neutral and for an emotion the bank has no direction for). A curve over
+    seconds is read at `control_rate_hz` and interpolated."""
+    curve = as_curve(emotion)
+    if curve.unit != "seconds":
+        raise EmogenError("frame-level banks read curves over seconds ('happy@0 -> sad@2')")
+    if len(curve) == 1:
+        row = bank.offset(curve.keyframes[0].emotion, unfitted="ignore")
+        return np.tile(np.asarray(row, dtype=np.float64), (num_frames, 1))
+    duration_s = num_frames * frame_period_ms / 1000.0
+    times = np.linspace(0.0, duration_s, max(2, math.ceil(duration_s * control_rate_hz) + 1))
+    rows = np.stack([bank.offset(curve.at(t), unfitted="ignore") for t in times])
+    positions = np.arange(num_frames) * frame_period_ms / 1000.0
+    return np.stack([np.interp(positions, times, column) for column in rows.T], axis=1)
+
+
 def frame_tempo(
     tempo: DirectionBank,
     emotion: EmotionLike | EmotionCurve,
@@ -401,17 +430,64 @@ def frame_tempo(
     """
     if tempo.feature_dim != 1:
         raise EmogenError(f"a tempo bank has one feature (log duration ratio), got {tempo}")
-    curve = as_curve(emotion)
-    if curve.unit != "seconds":
-        raise EmogenError("tempo reads curves over seconds ('happy@0 -> sad@2')")
-    if len(curve) == 1:
-        log_ratio = float(tempo.offset(curve.keyframes[0].emotion, unfitted="ignore")[0])
-        return np.full(num_frames, math.exp(log_ratio))
-    duration_s = num_frames * frame_period_ms / 1000.0
-    times = np.linspace(0.0, duration_s, max(2, math.ceil(duration_s * control_rate_hz) + 1))
-    log_ratio = [float(tempo.offset(curve.at(t), unfitted="ignore")[0]) for t in times]
-    positions = np.arange(num_frames) * frame_period_ms / 1000.0
-    return np.exp(np.interp(positions, times, log_ratio))
+    offsets = bank_offsets(tempo, emotion, num_frames, frame_period_ms, control_rate_hz)
+    return np.exp(offsets[:, 0])
+
+
+PITCH_FEATURES = ("log_f0_mean_shift", "log_f0_log_std_ratio")
+
+
+def pitch_statistics(log_f0: np.ndarray) -> tuple[float, float] | None:
+    """Mean and standard deviation of an utterance's voiced log F0 values, or None when fewer
+    than two frames are voiced or the contour is flat (nothing to scale)."""
+    log_f0 = np.asarray(log_f0, dtype=np.float64)
+    if log_f0.size < 2 or not log_f0.std() > 1e-6:
+        return None
+    return float(log_f0.mean()), float(log_f0.std())
+
+
+def convert_pitch(
+    pitch: DirectionBank,
+    emotion: EmotionLike | EmotionCurve,
+    log_f0: np.ndarray,
+    voiced: np.ndarray,
+    source_log_f0: np.ndarray,
+    frame_period_ms: float,
+) -> np.ndarray:
+    """`(T,)` a converted log F0 contour moved to the emotion's pitch level and range.
+
+    The log-Gaussian normalised transform of voice conversion (Liu et al. 2007, "High quality
+    voice conversion through phoneme-based linear mapping functions with STRAIGHT for Mandarin";
+    the F0 path of most emotional VC systems): the contour is standardised by its own voiced
+    statistics and given the source's mean plus the emotion's shift and the source's deviation
+    times the emotion's ratio,
+
+        f' = (mu_s + d_mu) + (f - mu_f) / sigma_f * sigma_s * exp(d_sigma),
+
+    with (d_mu, d_sigma) the `pitch` bank's step for the emotion (a two-feature `DirectionBank`
+    of `PITCH_FEATURES` fitted on the corpus pairs): linear in intensity, 0 for neutral, frame
+    by frame for a curve. A denoiser trained with an L2-type loss regresses prosody towards its
+    mean, so its contours keep their shape but under-shoot the level and range the corpus
+    emotions have; this restores them. Unchanged when either contour has nothing to scale.
+
+    Args:
+        pitch: the bank.
+        emotion: the target emotion or a curve over seconds.
+        log_f0: `(T,)` the converted frames' log F0 (natural log of Hz, continuous).
+        voiced: `(T,)` bool, the converted frames' voicing.
+        source_log_f0: the source's voiced log F0 values (any length).
+        frame_period_ms: the frames' hop.
+    """
+    if pitch.feature_dim != len(PITCH_FEATURES):
+        raise EmogenError(f"a pitch bank has the features {PITCH_FEATURES}, got {pitch}")
+    log_f0 = np.asarray(log_f0, dtype=np.float64)
+    own = pitch_statistics(log_f0[np.asarray(voiced, dtype=bool)])
+    source = pitch_statistics(source_log_f0)
+    if own is None or source is None:
+        return log_f0
+    offsets = bank_offsets(pitch, emotion, log_f0.shape[0], frame_period_ms)
+    scale = source[1] * np.exp(offsets[:, 1]) / own[1]
+    return source[0] + offsets[:, 0] + (log_f0 - own[0]) * scale
 
 
 def stretch_frames(frames: np.ndarray, stretch: np.ndarray) -> np.ndarray:

@@ -16,7 +16,8 @@ Steps:
        into `<out>/states/step-NNNNNNN` (`--resume` continues from the newest).
     3. `save_pretrained` of the whole `EmotionalVCPipeline` into `<out>/pipeline/` (denoiser,
        emotion encoder, normaliser, frame coder, vocoder, scheduler, the tempo bank fitted on the
-       pairs' duration ratios (`fit_tempo`), plus the renderer and estimator that neutralise a
+       pairs' duration ratios (`fit_tempo`) and the pitch bank on their F0 statistics
+       (`fit_pitch`), plus the renderer and estimator that neutralise a
        non-neutral input): `emogen vc --pipeline <out>/pipeline`.
 
 Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
@@ -206,6 +207,37 @@ def fit_tempo(manifest, frames):
         [chosen[i][0].emotion for i in keep],
         neutral_features=np.zeros((1, 1)),
         feature_names=["log_duration_ratio"],
+    )
+
+
+def fit_pitch(manifest, frames, layout):
+    """The pitch bank: each labelled emotional utterance's voiced log-F0 mean shift and log
+    standard-deviation ratio over its neutral pair, fitted per category as EmoReg's directions
+    in that two-feature space (`DirectionBank`; neutral is 0). The pipeline applies it with
+    `convert_pitch` (the log-Gaussian transform). None when no pair has two voiced contours."""
+    from emogen.emotion import DirectionBank
+    from emogen.speech.acoustic import PITCH_FEATURES, pitch_statistics
+
+    def statistics(utterance):
+        rows = frames[utterance.id]
+        return pitch_statistics(rows[rows[:, layout.voicing] > 0.5, layout.log_f0])
+
+    rows, emotions = [], []
+    for emotional, neutral in manifest.pairs():
+        if emotional.emotion is None:
+            continue
+        target, source = statistics(emotional), statistics(neutral)
+        if target is not None and source is not None:
+            rows.append([target[0] - source[0], math.log(target[1] / source[1])])
+            emotions.append(emotional.emotion)
+    if not rows:
+        logger.info("no pair of the corpus has two voiced contours: no pitch bank")
+        return None
+    return DirectionBank.fit(
+        np.array(rows),
+        emotions,
+        neutral_features=np.zeros((1, len(PITCH_FEATURES))),
+        feature_names=list(PITCH_FEATURES),
     )
 
 
@@ -503,6 +535,7 @@ def train(
             normalizer,
             vocoder,
             fit_tempo(corpus, frames),
+            fit_pitch(corpus, frames, coder.layout),
         )
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the model to %s: %s", out, summary)
@@ -511,7 +544,15 @@ def train(
 
 
 def export_pipeline(
-    folder: Path, denoiser, emotion_encoder, noise_scheduler, coder, normalizer, vocoder, tempo=None
+    folder: Path,
+    denoiser,
+    emotion_encoder,
+    noise_scheduler,
+    coder,
+    normalizer,
+    vocoder,
+    tempo=None,
+    pitch=None,
 ) -> None:
     """Save a loadable `EmotionalVCPipeline` (`load_pipeline(folder)`, `emogen vc --pipeline`).
 
@@ -536,6 +577,7 @@ def export_pipeline(
         frame_coder=coder,
         frame_normalizer=normalizer,
         tempo=tempo,
+        pitch=pitch,
     )
     pipe.save_pretrained(folder)
 
