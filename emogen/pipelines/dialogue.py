@@ -1,0 +1,244 @@
+"""`EmpatheticDialoguePipeline`: a user message -> a supportive reply and its emotion plan."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from ..dialogue.conversation import Conversation, Message
+from ..dialogue.planner import EmotionPlanner, Personality, as_personality, negative_count
+from ..dialogue.responders import ReplyRequest, TemplateResponder
+from ..dialogue.safety import DEFAULT_MAX_CHARS, check_message, is_crisis, is_english
+from ..emotion import Emotion, EmotionCurve, load_taxonomy
+from ..emotion.directions import DirectionBank
+from ..emotion.text import TextEmotion, recognize_text, split_sentences
+
+__all__ = ["DialogueTurn", "EmpatheticDialoguePipeline"]
+
+_GREETING = {"hi", "hello", "hey", "hiya", "good morning", "good evening", "good afternoon",
+             "hi there", "hello there", "hey there", "howdy", "yo"}  # fmt: skip
+
+
+@dataclass
+class DialogueTurn(BaseOutput):
+    """One reply of `EmpatheticDialoguePipeline`.
+
+    Args:
+        text: the reply.
+        user_emotion: the user's recognised emotion (with the conversation's context).
+        response_emotion: the reply's planned emotion (effective VAD, named by the nearest reply
+            category).
+        strategy: the ESConv support strategy of the reply.
+        plan: the reply's emotion sentence by sentence, an `EmotionCurve` over sentences that
+            `EmotionalTTSPipeline` and the talking head take as the emotion.
+        sentences: the reply's sentences (what `plan` indexes).
+        cues: the words that carried the user's emotion.
+        kind: "reply", "safety" (a crisis message), "language" (not English) or "greeting".
+    """
+
+    text: str
+    user_emotion: Emotion
+    response_emotion: Emotion
+    strategy: str
+    plan: EmotionCurve
+    sentences: list[str] = field(default_factory=list)
+    cues: tuple[str, ...] = ()
+    kind: str = "reply"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (`emogen chat --json`)."""
+        return {
+            "text": self.text,
+            "strategy": self.strategy,
+            "kind": self.kind,
+            "user_emotion": _emotion_dict(self.user_emotion),
+            "response_emotion": _emotion_dict(self.response_emotion),
+            "cues": list(self.cues),
+            "sentences": self.sentences,
+            "plan": self.plan.to_dict(),
+        }
+
+
+class EmpatheticDialoguePipeline(DiffusionPipeline):
+    """Empathetic dialogue: recognise the user's emotion, plan the reply's, write the reply.
+
+    Steps per message: (1) check it (length, control characters); (2) recognise its emotion with
+    emogen's text recognizer, the previous user turn's category given a bonus of
+    `context_weight` nats when the message alone says little (short follow-ups carry the
+    conversation's feeling); (3) a crisis message gets a safety reply and a non-English one says
+    what is supported, whatever the backend; (4) plan the response emotion (personality-affected
+    transition + polarity mimicry) and the ESConv strategy with the `planner`; (5) write the reply
+    with the `responder`; (6) plan each sentence's emotion.
+
+    Components:
+        planner: `EmotionPlanner` (personality, emotion transition, strategy).
+        responder: `TemplateResponder` (offline, the default) or `CausalLMResponder`.
+        steering: optional `DirectionBank` of the causal LM's hidden states (activation steering).
+
+    Example:
+        >>> pipe = load_pipeline("dialogue")
+        >>> conversation = Conversation()
+        >>> turn = pipe("My dog died on Sunday.", conversation=conversation)
+        >>> turn.text, turn.strategy, turn.response_emotion.category
+        >>> tts(turn.text, emotion=turn.plan)  # the voice follows the plan sentence by sentence
+    """
+
+    _optional_components: ClassVar[list[str]] = ["steering"]
+
+    def __init__(
+        self,
+        planner: EmotionPlanner,
+        responder: TemplateResponder,
+        steering: DirectionBank | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        context_weight: float = 1.5,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.register_modules(planner=planner, responder=responder, steering=steering)
+        self.register_to_config(max_chars=max_chars, context_weight=context_weight, seed=seed)
+
+    @classmethod
+    def from_default(cls, **kwargs: Any) -> EmpatheticDialoguePipeline:
+        """The offline pipeline built in code (the same as `pipelines/dialogue`)."""
+        kwargs.setdefault("planner", EmotionPlanner())
+        kwargs.setdefault("responder", TemplateResponder())
+        return cls(**kwargs)
+
+    def __call__(
+        self,
+        message: str,
+        conversation: Conversation | None = None,
+        personality: str | Mapping[str, float] | Personality | None = None,
+        seed: int | None = None,
+        return_dict: bool = True,
+    ) -> DialogueTurn | tuple:
+        """Reply to one user message.
+
+        Args:
+            message: the user's message (at most `max_chars` characters).
+            conversation: the conversation so far; the message and the reply are appended to it.
+                None: a conversation of one turn.
+            personality: the agent's personality for this turn: a preset ("warm", "calm",
+                "cheerful", "neutral") or Big Five traits in [-1, 1]; default the planner's.
+            seed: seed of the responder's choices (default the pipeline's `seed`).
+            return_dict: False returns `(text, plan)`.
+
+        Returns:
+            `DialogueTurn`.
+
+        Raises:
+            DialogueError: an empty, too long or non-text message, or a bad personality.
+        """
+        # 1. check inputs
+        message = check_message(message, self.config.max_chars)
+        conversation = conversation if conversation is not None else Conversation()
+        personality = as_personality(personality) if personality is not None else None
+        seed = self.config.seed if seed is None else seed
+        before = Conversation(list(conversation))
+
+        # 2. the user's emotion, with context
+        recognised = self.recognize(message, before)
+        user, cues = recognised.emotion, recognised.cues
+
+        # 3. messages that get a fixed kind of reply
+        previous = before.last("assistant")
+        previous_emotion = previous.emotion if previous is not None else None
+        kind = self._kind(message)
+        if kind != "reply":
+            response = self.planner.response_emotion(user, previous_emotion, personality)
+            strategy = {"safety": "information", "language": "others", "greeting": "question"}[kind]
+            if kind == "safety":
+                plan = self.planner.sentence_plan(response, user, 1, personality, crisis=True)
+                response = plan.keyframes[0].emotion
+            text = self.responder.fixed_reply(kind, before, seed)
+            sentences = split_sentences(text)
+            if kind == "safety":
+                plan = self.planner.sentence_plan(response, user, len(sentences), crisis=True)
+            else:
+                plan = self.planner.sentence_plan(response, user, len(sentences), personality)
+        else:
+            # 4. plan the reply's emotion and strategy
+            response = self.planner.response_emotion(user, previous_emotion, personality)
+            negative = negative_count([m.emotion for m in before.by("user") if m.emotion])
+            strategy = self.planner.choose_strategy(
+                message,
+                user,
+                negative if user.vad[0] < -0.05 else 0,
+                previous.strategy if previous is not None else None,
+            )
+            # 5. write it
+            sentences = self.responder.reply(
+                ReplyRequest(
+                    message, user, cues, response, strategy, before, seed, recognised.embedding
+                )
+            )
+            text = " ".join(sentences)
+            # 6. its emotion sentence by sentence
+            plan = self.planner.sentence_plan(response, user, len(sentences), personality)
+
+        conversation.add(Message("user", message, user, cues=cues))
+        conversation.add(Message("assistant", text, response, strategy))
+        turn = DialogueTurn(text, user, response, strategy, plan, sentences, cues, kind)
+        if not return_dict:
+            return text, plan
+        return turn
+
+    def recognize(self, message: str, conversation: Conversation) -> TextEmotion:
+        """The message's emotion given the conversation: the text recognizer's posterior, with
+        the previous user turn's category (when it had one) raised by `context_weight` nats.
+
+        A short follow-up ("I keep looking at his bowl.") says little on its own; the feeling of
+        the turn before is the best prior for it, and a message with clear evidence of its own
+        outweighs the bonus.
+        """
+        result = recognize_text(message)
+        previous = conversation.last("user")
+        weight = float(self.config.context_weight)
+        if previous is None or previous.emotion is None or previous.emotion.is_neutral:
+            return result
+        carried = previous.emotion.category
+        if weight <= 0 or carried not in result.probabilities:
+            return result
+        logits = {c: math.log(max(p, 1e-12)) for c, p in result.probabilities.items()}
+        logits[carried] += weight
+        top = max(logits, key=logits.get)
+        if top == result.category:
+            return result
+        total = np.logaddexp.reduce(np.array(list(logits.values())))
+        probabilities = {c: float(math.exp(v - total)) for c, v in logits.items()}
+        probabilities = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+        intensity = max(result.emotion.intensity, 0.8 * previous.emotion.intensity)
+        if result.category == "neutral":
+            intensity = 0.8 * previous.emotion.intensity
+        emotion = Emotion.from_category(top, intensity=min(1.0, intensity))
+        return TextEmotion(
+            message,
+            emotion,
+            result.cues,
+            probabilities,
+            f"{result.reason}; context: the previous turn was {carried}",
+            result.embedding,
+        )
+
+    def _kind(self, message: str) -> str:
+        if is_crisis(message):
+            return "safety"
+        if not is_english(message):
+            return "language"
+        if " ".join(message.lower().strip(" .!?,").split()) in _GREETING:
+            return "greeting"
+        return "reply"
+
+
+def _emotion_dict(emotion: Emotion) -> dict[str, Any]:
+    data = emotion.to_dict()
+    if data["category"] is None:
+        data["category"] = load_taxonomy().nearest(emotion.vad)
+    return data
