@@ -35,12 +35,20 @@ _CRISIS = re.compile(
     | \btake\s+my\s+(?:own\s+)?life\b
     | \b(?:want|wanna|going|ready)\s+(?:to\s+)?die\b
     | \bwish\s+i\s+(?:was|were)\s+dead\b
-    | \bbetter\s+off\s+(?:dead|without\s+me)\b
+    | \bbetter\s+off\s+(?:dead|without\s+me|if\s+i\s+(?:just\s+)?(?:wasn'?t|weren'?t|was\s+not
+        |were\s+not|didn'?t\s+exist|disappeared|died))
+    | \b(?:wasn'?t|weren'?t|not)\s+(?:here|around|alive)\s+any\s*more\b
+    | \bdisappear\s+(?:forever|for\s+good)\b
+    | \b(?:thinking|thought|think)\s+(?:about|of)\s+(?:dying|death|ending\s+(?:it|things|my\s+life))
+    | \bgive\s+up\s+on\s+(?:life|living|everything)\b
     | \b(?:don'?t|do\s+not)\s+want\s+to\s+(?:live|be\s+alive|wake\s+up|exist|be\s+here)\b
     | \bno\s+(?:point|reason)\s+(?:in\s+)?(?:living|going\s+on|to\s+live|to\s+go\s+on|being\s+alive)
     | \b(?:see|seeing)\s+(?:the|any)\s+point\s+(?:in|of)\s+(?:going\s+on|living|being\s+alive)
     | \bnot\s+(?:be|being)\s+(?:here|around)\s+any\s*more\b
-    | \boverdos(?:e|ing)\b
+    | \boverdos(?:e|ed|ing)\b
+    | \b(?:empty\s+pill\s+bottle|took\s+(?:all\s+)?(?:the|my|her|his|their)\s+pills)\b
+    | \b(?:not\s+breathing|unconscious|unresponsive|barely\s+responding)\b
+    | \b(?:call(?:ed|ing)?|dial(?:led|ing)?)\s+(?:911|999|112|an\s+ambulance)\b
     | \b(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)\b
     | \bcan'?t\s+(?:go\s+on|keep\s+going|do\s+this\s+any\s*more)\b
     """,
