@@ -35,7 +35,7 @@ from .conversation import Conversation
 from .planner import STRATEGIES
 from .safety import DialogueError
 
-__all__ = ["FAMILIES", "ReplyRequest", "TemplateResponder", "response_family"]
+__all__ = ["FAMILIES", "ReplyRequest", "TemplateResponder", "fixed_reply", "response_family"]
 
 # The families the material is written for; `response_family` maps every category to one.
 FAMILIES = ("sad", "afraid", "angry", "disgusted", "embarrassed", "surprised", "happy", "neutral")
@@ -140,8 +140,8 @@ class TemplateResponder(EmogenComponent):
         if strategy_sentences not in (1, 2):
             raise DialogueError(f"strategy_sentences must be 1 or 2, got {strategy_sentences!r}")
 
-    def reply(self, request: ReplyRequest) -> list[str]:
-        """The reply's sentences, in order."""
+    def reply(self, request: ReplyRequest, steering: Any = None) -> list[str]:
+        """The reply's sentences, in order (`steering` is for language models: unused)."""
         from ..emotion.text import embed_sentences
 
         material = load_material()
@@ -177,17 +177,6 @@ class TemplateResponder(EmogenComponent):
                 chosen.append(closing[0])
         return chosen
 
-    def fixed_reply(self, kind: str, conversation: Conversation, seed: int = 0) -> str:
-        """A whole reply for a kind of message ("safety", "language", "greeting") from the
-        material's lists: the first not yet said in this conversation (in a seeded order)."""
-        replies = list(load_material()[_FIXED[kind]])
-        order = np.random.default_rng(seed + len(conversation)).permutation(len(replies))
-        heard = {m.text for m in conversation.by("assistant")}
-        for index in order:
-            if replies[index] not in heard:
-                return replies[index]
-        return replies[order[0]]
-
     @staticmethod
     def _slots(request: ReplyRequest) -> dict[str, str]:
         slots = {}
@@ -201,6 +190,21 @@ class TemplateResponder(EmogenComponent):
         if category and not request.user_emotion.is_neutral:
             slots["feeling"] = category
         return slots
+
+
+def fixed_reply(kind: str, conversation: Conversation, seed: int = 0) -> str:
+    """A whole reply for a kind of message ("safety", "language", "greeting") from the
+    material's lists: the first not yet said in this conversation (in a seeded order). Every
+    backend answers these kinds with it."""
+    if kind not in _FIXED:
+        raise DialogueError(f"no fixed replies for {kind!r}; kinds: {list(_FIXED)}")
+    replies = list(load_material()[_FIXED[kind]])
+    order = np.random.default_rng(seed + len(conversation)).permutation(len(replies))
+    heard = {m.text for m in conversation.by("assistant")}
+    for index in order:
+        if replies[index] not in heard:
+            return replies[index]
+    return replies[order[0]]
 
 
 @lru_cache(maxsize=4096)

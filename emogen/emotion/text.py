@@ -609,8 +609,13 @@ def _prototype_embeddings() -> np.ndarray:
 
 
 _VALENCE_KEYS = ("unpleasant", "neutral", "pleasant")  # groups of the files below
-# Example sentences by valence: written for emogen, and the retired test sets (their descriptions).
-_VALENCE_FILES = ("data/text_valence_examples.json", "data/text_valence_retired.json")
+# Example sentences by valence: written for emogen, the retired test sets, and chat messages
+# (each file's description).
+_VALENCE_FILES = (
+    "data/text_valence_examples.json",
+    "data/text_valence_retired.json",
+    "data/text_dialogue_examples.json",
+)
 
 
 @lru_cache(maxsize=1)
@@ -643,6 +648,14 @@ def _valence_examples() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
                 valence += [index] * len(group)
                 category += [names.index(taxonomy.resolve(name))] * len(group)
     return tuple(sentences), np.array(valence), np.array(category)
+
+
+def labelled_examples() -> list[tuple[str, str]]:
+    """The recognizer's labelled training sentences as `(sentence, category)` pairs (category
+    prototypes, written examples, retired test sets, chat messages), in file order."""
+    sentences, _, category = _valence_examples()
+    names = _prototypes()[0]
+    return [(sentence, names[index]) for sentence, index in zip(sentences, category)]
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from diffusers import DiffusionPipeline
@@ -13,11 +13,14 @@ from diffusers.utils import BaseOutput
 
 from ..dialogue.conversation import Conversation, Message
 from ..dialogue.planner import EmotionPlanner, Personality, as_personality, negative_count
-from ..dialogue.responders import ReplyRequest, TemplateResponder
+from ..dialogue.responders import ReplyRequest, TemplateResponder, fixed_reply
 from ..dialogue.safety import DEFAULT_MAX_CHARS, check_message, is_crisis, is_english
 from ..emotion import Emotion, EmotionCurve, load_taxonomy
 from ..emotion.directions import DirectionBank
 from ..emotion.text import TextEmotion, recognize_text, split_sentences
+
+if TYPE_CHECKING:
+    from ..dialogue.language_model import CausalLMResponder
 
 __all__ = ["DialogueTurn", "EmpatheticDialoguePipeline"]
 
@@ -78,8 +81,10 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
 
     Components:
         planner: `EmotionPlanner` (personality, emotion transition, strategy).
-        responder: `TemplateResponder` (offline, the default) or `CausalLMResponder`.
-        steering: optional `DirectionBank` of the causal LM's hidden states (activation steering).
+        responder: `TemplateResponder` (offline, the default) or `CausalLMResponder` (a local
+            chat model; `from_causal_lm`).
+        steering: optional `DirectionBank` on the causal LM's hidden states (activation
+            steering towards the planned emotion; `CausalLMResponder.fit_steering`).
 
     Example:
         >>> pipe = load_pipeline("dialogue")
@@ -94,7 +99,7 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
     def __init__(
         self,
         planner: EmotionPlanner,
-        responder: TemplateResponder,
+        responder: TemplateResponder | CausalLMResponder,
         steering: DirectionBank | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         context_weight: float = 1.5,
@@ -110,6 +115,19 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         kwargs.setdefault("planner", EmotionPlanner())
         kwargs.setdefault("responder", TemplateResponder())
         return cls(**kwargs)
+
+    @classmethod
+    def from_causal_lm(
+        cls, model_path: str, steer: bool = True, **responder_kwargs: Any
+    ) -> EmpatheticDialoguePipeline:
+        """The pipeline on a local chat model (`CausalLMResponder`), with its steering bank
+        fitted now on the recognizer's labelled examples unless `steer` is False. Save it with
+        `save_pretrained` to keep the bank (the model itself stays where it is)."""
+        from ..dialogue.language_model import CausalLMResponder
+
+        responder = CausalLMResponder(model_path=str(model_path), **responder_kwargs)
+        steering = responder.fit_steering() if steer else None
+        return cls(planner=EmotionPlanner(), responder=responder, steering=steering)
 
     def __call__(
         self,
@@ -157,7 +175,7 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
             if kind == "safety":
                 plan = self.planner.sentence_plan(response, user, 1, personality, crisis=True)
                 response = plan.keyframes[0].emotion
-            text = self.responder.fixed_reply(kind, before, seed)
+            text = fixed_reply(kind, before, seed)
             sentences = split_sentences(text)
             if kind == "safety":
                 plan = self.planner.sentence_plan(response, user, len(sentences), crisis=True)
@@ -174,11 +192,10 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
                 previous.strategy if previous is not None else None,
             )
             # 5. write it
-            sentences = self.responder.reply(
-                ReplyRequest(
-                    message, user, cues, response, strategy, before, seed, recognised.embedding
-                )
+            request = ReplyRequest(
+                message, user, cues, response, strategy, before, seed, recognised.embedding
             )
+            sentences = self.responder.reply(request, steering=getattr(self, "steering", None))
             text = " ".join(sentences)
             # 6. its emotion sentence by sentence
             plan = self.planner.sentence_plan(response, user, len(sentences), personality)
