@@ -39,6 +39,7 @@ demo: install
 	$(BIN)/emogen tts "We did it! I still can't believe it." --emotion "happy:0.8" --seed 0 \
 	  --out demo-output/happy.wav
 	$(BIN)/emogen vc demo-output/happy.wav --emotion sad --intensity 0.7 --out demo-output/sad.wav
+	$(BIN)/emogen chat "My exam is tomorrow and I haven't slept." --json
 
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

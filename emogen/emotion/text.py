@@ -609,13 +609,12 @@ def _prototype_embeddings() -> np.ndarray:
 
 
 _VALENCE_KEYS = ("unpleasant", "neutral", "pleasant")  # groups of the files below
-# Example sentences by valence: written for emogen, the retired test sets, and chat messages
-# (each file's description).
-_VALENCE_FILES = (
-    "data/text_valence_examples.json",
-    "data/text_valence_retired.json",
-    "data/text_dialogue_examples.json",
-)
+# Example sentences by valence: written for emogen, and the retired test sets (their descriptions).
+# data/text_dialogue_examples.json (chat messages) is not among them: with it the dialogue dev
+# set's turns read better (category 38.9 -> 44.2 %, valence sign 62.8 -> 69.0 %) but the text dev
+# set's worse (all labels 86.7 -> 84.4 %, valence sign 92.4 -> 89.5 %); it waits for an encoder
+# that holds both registers.
+_VALENCE_FILES = ("data/text_valence_examples.json", "data/text_valence_retired.json")
 
 
 @lru_cache(maxsize=1)
