@@ -40,7 +40,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-NEUTRAL_BAND = 0.05  # |valence| below this counts as sign 0
 # A reply to a negative user turn: never positive with high arousal (no cheering at grief)...
 HIGH_AROUSAL = 0.3
 POSITIVE = 0.2
@@ -52,10 +51,6 @@ RULES = {
     "positive_user_positive_reply": "positive user -> reply valence > 0 (mimicry)",
     "crisis_safety_reply": "crisis turn -> safety reply with a calm caring emotion",
 }
-
-
-def sign(value: float) -> int:
-    return 0 if abs(value) < NEUTRAL_BAND else (1 if value > 0 else -1)
 
 
 def distinct(replies: list[str], n: int) -> float:
@@ -79,6 +74,7 @@ def main() -> None:
 
     from emogen.dialogue import Conversation
     from emogen.emotion import recognize_text
+    from emogen.eval.text import valence_sign as sign
     from emogen.pipelines import load_pipeline
 
     conversations = [

@@ -33,7 +33,6 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEAD_ZONE = 0.05
 # A SECONDARY view only: each recognised category under its basic family in Parrott's (2001) tree
 # of emotions (after Shaver et al. 1987): zest, pride, contentment -> joy; nervousness -> fear;
 # neglect (loneliness, embarrassment) and disappointment -> sadness. Gratitude and calm are not in
@@ -48,10 +47,6 @@ FAMILY = {
     "disappointed": "sad",
     "embarrassed": "sad",
 }
-
-
-def valence_sign(value: float) -> int:
-    return 0 if abs(value) < DEAD_ZONE else (1 if value > 0 else -1)
 
 
 def load(path: Path) -> list[dict]:
@@ -90,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     from emogen.emotion import load_taxonomy
     from emogen.emotion.text import recognize_text, recognize_texts
+    from emogen.eval.text import valence_sign
 
     taxonomy = load_taxonomy()
     basic7 = taxonomy.group("basic7")

@@ -20,7 +20,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RETIRED = ("test", "test2", "test3", "test4", "test5")
-DEAD_ZONE = 0.05  # as in bench_text_emotion.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     from emogen.emotion import load_taxonomy
     from emogen.emotion import text as text_emotion
+    from emogen.eval.text import valence_sign as sign
 
     taxonomy = load_taxonomy()
     basic7 = taxonomy.group("basic7")
@@ -49,9 +49,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def to_basic(name: str) -> str:
         return name if name in basic7 else taxonomy.nearest(taxonomy.vad(name), names=basic7)
-
-    def sign(value: float) -> int:
-        return 0 if abs(value) < DEAD_ZONE else (1 if value > 0 else -1)
 
     def score(rows: list[dict]) -> np.ndarray:
         """[basic-seven hits, basic-seven total, valence hits, total, all-label hits]."""
