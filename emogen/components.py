@@ -50,3 +50,8 @@ pipeline_loading_utils.LOADABLE_CLASSES.setdefault(
     "emogen.emotion.directions", {"DirectionBank": _METHODS}
 )
 pipeline_loading_utils.ALL_IMPORTABLE_CLASSES.setdefault("DirectionBank", _METHODS)
+# The fine-tuned text-emotion model (weights of its trained layers only) likewise.
+pipeline_loading_utils.LOADABLE_CLASSES.setdefault(
+    "emogen.emotion.text_model", {"TextEmotionModel": _METHODS}
+)
+pipeline_loading_utils.ALL_IMPORTABLE_CLASSES.setdefault("TextEmotionModel", _METHODS)

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--set", default="test", choices=["test", "dev"])
     parser.add_argument("--pipeline", default="dialogue")
     parser.add_argument("--context-weight", type=float, default=None, help="override (dev only)")
+    parser.add_argument("--recognizer-weight", type=float, default=None, help="override (dev only)")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -83,10 +84,14 @@ def main() -> None:
         if line.strip()
     ]
     pipe = load_pipeline(args.pipeline)
-    if args.context_weight is not None:
-        if args.set == "test":
-            raise SystemExit("tune on the dev set: --context-weight is refused on the test set")
-        pipe.register_to_config(context_weight=args.context_weight)
+    overrides = {
+        "context_weight": args.context_weight,
+        "recognizer_weight": args.recognizer_weight,
+    }
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if overrides and args.set == "test":
+        raise SystemExit("tune on the dev set: weight overrides are refused on the test set")
+    pipe.register_to_config(**overrides)
     pipe("Warming up the recognizer and the response material.")  # loading is not latency
 
     rows, latencies = [], []
@@ -145,6 +150,8 @@ def main() -> None:
         "set": args.set,
         "pipeline": args.pipeline,
         "context_weight": pipe.config.context_weight,
+        "recognizer_weight": pipe.config.recognizer_weight,
+        "recognizer": getattr(pipe, "recognizer", None) is not None,
         "conversations": len(conversations),
         "turns": len(rows),
         "category_accuracy": all_acc[0] / all_acc[2],
@@ -197,7 +204,8 @@ def _markdown(r: dict) -> str:
         f"- command: `python benchmarks/dialogue/bench_dialogue.py --set {r['set']}`",
         f"- set: benchmarks/dialogue/dialogue_{r['set']}.jsonl, {r['conversations']} "
         f"conversations, {r['turns']} user turns",
-        f"- pipeline: {r['pipeline']} (context_weight {r['context_weight']})",
+        f"- pipeline: {r['pipeline']} (context_weight {r['context_weight']}, fine-tuned "
+        f"recognizer {'yes, weight ' + str(r['recognizer_weight']) if r['recognizer'] else 'no'})",
         f"- machine: {r['machine']}",
         "",
         "| measure | value |",

@@ -303,7 +303,7 @@ def default_steering_examples() -> dict[str, list[str]]:
     from ..emotion.text import labelled_examples
 
     chosen: dict[str, list[str]] = {name: [] for name in ("neutral", *STEERING_CATEGORIES)}
-    for sentence, name in labelled_examples():
+    for sentence, name, _ in labelled_examples():
         if name in chosen and len(chosen[name]) < STEERING_EXAMPLES:
             chosen[name].append(sentence)
     return chosen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -17,7 +17,9 @@ from ..dialogue.responders import ReplyRequest, TemplateResponder, fixed_reply
 from ..dialogue.safety import DEFAULT_MAX_CHARS, check_message, is_crisis, is_english
 from ..emotion import Emotion, EmotionCurve, load_taxonomy
 from ..emotion.directions import DirectionBank
+from ..emotion.taxonomy import NEUTRAL
 from ..emotion.text import TextEmotion, recognize_text, split_sentences
+from ..emotion.text_model import TextEmotionModel
 
 if TYPE_CHECKING:
     from ..dialogue.language_model import CausalLMResponder
@@ -72,15 +74,16 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
     """Empathetic dialogue: recognise the user's emotion, plan the reply's, write the reply.
 
     Steps per message: (1) check it (length, control characters); (2) recognise its emotion with
-    emogen's text recognizer, the previous user turn's category given a bonus of
-    `context_weight` nats when the message alone says little (short follow-ups carry the
-    conversation's feeling); (3) a crisis message gets a safety reply and a non-English one says
+    emogen's text recognizer, the fine-tuned `recognizer` and the previous user turn as context
+    (`recognize`); (3) a crisis message gets a safety reply and a non-English one says
     what is supported, whatever the backend; (4) plan the response emotion (personality-affected
     transition + polarity mimicry) and the ESConv strategy with the `planner`; (5) write the reply
     with the `responder`; (6) plan each sentence's emotion.
 
     Components:
         planner: `EmotionPlanner` (personality, emotion transition, strategy).
+        recognizer: optional `TextEmotionModel`, the fine-tuned encoder that reads chat turns
+            (training/text_emotion); its evidence joins the text recognizer's.
         responder: `TemplateResponder` (offline, the default) or `CausalLMResponder` (a local
             chat model; `from_causal_lm`).
         steering: optional `DirectionBank` on the causal LM's hidden states (activation
@@ -94,20 +97,29 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         >>> tts(turn.text, emotion=turn.plan)  # the voice follows the plan sentence by sentence
     """
 
-    _optional_components: ClassVar[list[str]] = ["steering"]
+    _optional_components: ClassVar[list[str]] = ["recognizer", "steering"]
 
     def __init__(
         self,
         planner: EmotionPlanner,
         responder: TemplateResponder | CausalLMResponder,
+        recognizer: TextEmotionModel | None = None,
         steering: DirectionBank | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         context_weight: float = 1.5,
+        recognizer_weight: float = 1.0,
         seed: int = 0,
     ):
         super().__init__()
-        self.register_modules(planner=planner, responder=responder, steering=steering)
-        self.register_to_config(max_chars=max_chars, context_weight=context_weight, seed=seed)
+        self.register_modules(
+            planner=planner, responder=responder, recognizer=recognizer, steering=steering
+        )
+        self.register_to_config(
+            max_chars=max_chars,
+            context_weight=context_weight,
+            recognizer_weight=recognizer_weight,
+            seed=seed,
+        )
 
     @classmethod
     def from_default(cls, **kwargs: Any) -> EmpatheticDialoguePipeline:
@@ -208,40 +220,59 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         return turn
 
     def recognize(self, message: str, conversation: Conversation) -> TextEmotion:
-        """The message's emotion given the conversation: the text recognizer's posterior, with
-        the previous user turn's category (when it had one) raised by `context_weight` nats.
+        """The message's emotion given the conversation.
 
-        A short follow-up ("I keep looking at his bowl.") says little on its own; the feeling of
-        the turn before is the best prior for it, and a message with clear evidence of its own
-        outweighs the bonus.
+        Log-probabilities over the recognised categories add up: the text recognizer's
+        (`recognize_text`), `recognizer_weight` x the fine-tuned `recognizer`'s (when the
+        pipeline has one: it learned the chat register), and `context_weight` nats for the
+        previous user turn's category (a short follow-up, "I keep looking at his bowl.", says
+        little on its own; the feeling of the turn before is its best prior). A surprise takes
+        its valence from the recognizer's valence head (surprises are good or bad by what
+        surprised).
         """
         result = recognize_text(message)
-        previous = conversation.last("user")
-        weight = float(self.config.context_weight)
-        if previous is None or previous.emotion is None or previous.emotion.is_neutral:
-            return result
-        carried = previous.emotion.category
-        if weight <= 0 or carried not in result.probabilities:
-            return result
         logits = {c: math.log(max(p, 1e-12)) for c, p in result.probabilities.items()}
-        logits[carried] += weight
-        top = max(logits, key=logits.get)
-        if top == result.category:
-            return result
+        reasons = [result.reason]
+        recognizer = getattr(self, "recognizer", None)
+        weight = float(self.config.recognizer_weight)
+        valences = None
+        if recognizer is not None and weight > 0:
+            categories, valence = recognizer.predict([message])
+            for name, p in zip(recognizer.labels, categories[0]):
+                if name in logits:
+                    logits[name] += weight * math.log(max(float(p), 1e-12))
+            valences = valence[0]
+            reasons.append(f"fine-tuned model: {recognizer.labels[int(categories[0].argmax())]}")
+        previous = conversation.last("user")
+        carried = None
+        if (
+            previous is not None
+            and previous.emotion is not None
+            and not previous.emotion.is_neutral
+        ):
+            carried = previous.emotion.category
+            if carried in logits and self.config.context_weight > 0:
+                logits[carried] += float(self.config.context_weight)
+                reasons.append(f"context: the previous turn was {carried}")
         total = np.logaddexp.reduce(np.array(list(logits.values())))
         probabilities = {c: float(math.exp(v - total)) for c, v in logits.items()}
         probabilities = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
-        intensity = max(result.emotion.intensity, 0.8 * previous.emotion.intensity)
-        if result.category == "neutral":
-            intensity = 0.8 * previous.emotion.intensity
-        emotion = Emotion.from_category(top, intensity=min(1.0, intensity))
+        top = next(iter(probabilities))
+        if top == result.category:
+            emotion = result.emotion
+        elif top == NEUTRAL:
+            emotion = Emotion.neutral()
+        else:
+            intensity = 0.6 if result.emotion.is_neutral else result.emotion.intensity
+            if top == carried and result.emotion.is_neutral:
+                intensity = 0.8 * previous.emotion.intensity
+            emotion = Emotion.from_category(top, intensity=min(1.0, intensity))
+        if top == "surprised" and valences is not None:
+            unpleasant = valences[0] > valences[2]
+            if unpleasant == (emotion.valence > 0):
+                emotion = replace(emotion, valence=-emotion.valence)
         return TextEmotion(
-            message,
-            emotion,
-            result.cues,
-            probabilities,
-            f"{result.reason}; context: the previous turn was {carried}",
-            result.embedding,
+            message, emotion, result.cues, probabilities, "; ".join(reasons), result.embedding
         )
 
     def _kind(self, message: str) -> str:
