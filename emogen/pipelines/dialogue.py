@@ -184,15 +184,12 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         if kind != "reply":
             response = self.planner.response_emotion(user, previous_emotion, personality)
             strategy = {"safety": "information", "language": "others", "greeting": "question"}[kind]
-            if kind == "safety":
-                plan = self.planner.sentence_plan(response, user, 1, personality, crisis=True)
-                response = plan.keyframes[0].emotion
             text = fixed_reply(kind, before, seed)
             sentences = split_sentences(text)
-            if kind == "safety":
-                plan = self.planner.sentence_plan(response, user, len(sentences), crisis=True)
-            else:
-                plan = self.planner.sentence_plan(response, user, len(sentences), personality)
+            crisis = kind == "safety"  # steady calm warmth, whatever came before
+            plan = self.planner.sentence_plan(response, user, len(sentences), personality, crisis)
+            if crisis:
+                response = plan.keyframes[0].emotion
         else:
             # 4. plan the reply's emotion and strategy
             response = self.planner.response_emotion(user, previous_emotion, personality)
