@@ -255,6 +255,11 @@ def test_a_conversation_gets_varied_supportive_replies_with_a_plan(pipe):
     assert len(conversation) == 8 and conversation.messages[1].role == "assistant"
     first = turns[0]
     assert first.user_emotion.category == "sad" and first.kind == "reply"
+    # The shipped pipeline reads turns with its fine-tuned recognizer too.
+    from emogen.emotion.text_model import TextEmotionModel
+
+    assert isinstance(pipe.recognizer, TextEmotionModel)
+    assert "fine-tuned model" in pipe.recognize(messages[0], Conversation()).reason
     assert first.response_emotion.category == "caring" and first.response_emotion.vad[0] > 0
     assert "died" in first.cues
     # The short follow-up carries the conversation's feeling (it reads as disgust alone).
