@@ -240,7 +240,14 @@ def test_errors():
         bank.offset("0.5 happy + 0.5 calm", unfitted="ignore"), bank.offset("happy:0.5")
     )
     assert not bank.offset("calm", unfitted="ignore").any()
-    with pytest.raises(EmogenError, match="unfitted must be 'raise' or 'ignore'"):
+    # Or through its families (a bank of family profiles): lonely counts as sad.
+    assert "sad" in bank and "lonely" not in bank
+    np.testing.assert_allclose(bank.offset("lonely", unfitted="family"), bank.offset("sad"))
+    np.testing.assert_allclose(
+        bank.offset("0.5 happy + 0.5 lonely", unfitted="family"),
+        bank.offset("0.5 happy + 0.5 sad"),
+    )
+    with pytest.raises(EmogenError, match="unfitted must be 'raise', 'ignore' or 'family'"):
         bank.weights("happy", unfitted="skip")
     with pytest.raises(EmotionError, match="unknown emotion category"):
         bank.apply(np.zeros(FEATURES), "hapy")

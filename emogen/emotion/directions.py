@@ -244,16 +244,27 @@ class DirectionBank:
 
         Args:
             emotion: any emotion.
-            unfitted: what a mixture category with no fitted direction does: "raise", or
+            unfitted: what a mixture category with no fitted direction does: "raise";
                 "ignore" (it adds nothing, like neutral: for a bank fitted only on the categories
-                that move its features, such as a tempo bank when an emotion keeps the rate).
+                that move its features, such as a tempo bank when an emotion keeps the rate); or
+                "family": every category counts through its basic families
+                (`Taxonomy.family`: "lonely" as sad), for a bank of family profiles such as the
+                speech renderer's prosody or the face's action units.
 
         Raises:
             EmotionError: a mixture category with no fitted direction (with "raise").
         """
-        if unfitted not in ("raise", "ignore"):
-            raise EmogenError(f"unfitted must be 'raise' or 'ignore', got {unfitted!r}")
+        if unfitted not in ("raise", "ignore", "family"):
+            raise EmogenError(f"unfitted must be 'raise', 'ignore' or 'family', got {unfitted!r}")
         emotion = as_emotion(emotion)
+        if emotion.mixture and unfitted == "family":
+            taxonomy = load_taxonomy()
+            weights = {}
+            for name, weight in emotion.mixture:
+                for family, share in taxonomy.family(name).items():
+                    if family in self._index:
+                        weights[family] = weights.get(family, 0.0) + weight * share
+            return weights
         if emotion.mixture:
             names = [load_taxonomy().resolve(name) for name, _ in emotion.mixture]
             if unfitted == "raise":

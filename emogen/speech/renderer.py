@@ -165,19 +165,8 @@ class EmotionRenderer(EmogenComponent):
     # ----- emotion -> controls ------------------------------------------------------------------
     def control_vector(self, emotion: Emotion | str) -> np.ndarray:
         """`(len(PROSODY_CONTROLS),)` prosody change for one emotion (0 = neutral)."""
-        emotion = as_emotion(emotion)
-        if not emotion.mixture:  # raw VAD: the bank reads families from the VAD posterior
-            return self.bank.offset(emotion)
-        taxonomy = load_taxonomy()
-        weights: dict[str, float] = {}
-        for name, weight in emotion.mixture:
-            for family, share in taxonomy.family(name).items():
-                if family in self.bank:
-                    weights[family] = weights.get(family, 0.0) + weight * share
-        if not weights:
-            return np.zeros(len(PROSODY_CONTROLS))
-        offset = sum(w * self.bank.direction(f) for f, w in weights.items())
-        return emotion.intensity * np.asarray(offset, dtype=float)
+        # A category counts through its families; raw VAD through the families' posterior.
+        return self.bank.offset(as_emotion(emotion), unfitted="family")
 
     def controls(self, emotion: Emotion | str) -> dict[str, float]:
         """The control vector of one emotion, by name."""
