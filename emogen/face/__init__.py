@@ -1,5 +1,5 @@
-"""Faces for the talking head (DESIGN.md, pipeline 3): portrait landmarks, and the emotion ->
-facial action unit mapping of the expression rig."""
+"""Faces for the talking head (DESIGN.md, pipeline 3): portrait landmarks, the emotion ->
+facial action unit mapping of the expression rig, and visemes timed from phonemes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from .landmarks import (
     default_model_path,
     load_portrait,
 )
+from .visemes import MOUTH_PARAMETERS, VISEMES, mouth_track, viseme_segments
 
 __all__ = [
     "ACTION_UNITS",
+    "MOUTH_PARAMETERS",
     "NUM_LANDMARKS",
     "PROTOTYPES",
+    "VISEMES",
     "FaceError",
     "FaceLandmarkDetector",
     "FaceLandmarks",
@@ -24,4 +27,6 @@ __all__ = [
     "action_units",
     "default_model_path",
     "load_portrait",
+    "mouth_track",
+    "viseme_segments",
 ]
