@@ -89,7 +89,7 @@ class CausalLMResponder(EmogenComponent):
         model_path: a local folder with a transformers causal LM and its tokenizer (any chat
             model; without a chat template a plain "System/User/Assistant" layout is used).
         steering_layer: L, the decoder layer whose output is steered; None: the middle layer
-            (where contrastive steering works best in the papers above).
+            (the papers above steer middle layers).
         steering_scale: multiplier of the bank's step (0 turns steering off).
         max_new_tokens, temperature, top_p: generation settings (KV-cached sampling).
         history_turns: at most this many earlier messages go into the prompt.
