@@ -1,0 +1,193 @@
+"""The talking head's renderer: warps the portrait along the displaced face mesh, one frame at a
+time, and paints the mouth interior when the lips part.
+
+The warp is piecewise affine over a Delaunay triangulation of the rig's points (the 478 mesh
+points, two anchor rings around the face and the corners of the warped region), as in
+image-warping face animation (Beier & Neely 1992 for feature-based warps; piecewise-affine
+face warps as in Active Appearance Models, Cootes, Edwards & Taylor 2001). The triangulation
+is made once on the rest pose; per frame each displaced triangle is rasterised into a triangle-id
+map and every output pixel is mapped back through its triangle's affine transform (one backward
+`cv2.remap`). Triangles that collapse (closed lids, closed lips) are drawn first, with a
+least-squares map, so no pixel of the original eye or mouth shows through. Outside the outer
+ring nothing moves, so the background stays still.
+
+Teeth, tongue and mouth cavity are drawn inside the displaced inner-lip contour, with colours
+taken from the portrait's lips, because a closed-mouth photograph has no pixels to show there.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from ..errors import EmogenError
+from .landmarks import NUM_LANDMARKS
+from .rig import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, FaceRig
+
+__all__ = ["FaceRenderer"]
+
+_TEETH = np.array([226.0, 221.0, 208.0])
+
+
+class FaceRenderer:
+    """Renders frames of one portrait from rig displacements.
+
+    Args:
+        image: `(H, W, 3)` uint8 RGB portrait (the size frames come out at).
+        rig: the portrait's `FaceRig`, in the same pixel coordinates.
+
+    Example:
+        >>> renderer = FaceRenderer(image, rig)
+        >>> frame = renderer.render(rig.displacement(track, 0))
+    """
+
+    def __init__(self, image: np.ndarray, rig: FaceRig):
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise EmogenError(f"the renderer takes (H, W, 3) uint8 RGB, got {image.shape}")
+        self.image = image
+        self.rig = rig
+        height, width = image.shape[:2]
+        outer = rig.points[NUM_LANDMARKS:]
+        x0, y0 = np.floor(outer.min(0)).astype(int)
+        x1, y1 = np.ceil(outer.max(0)).astype(int) + 1
+        self.box = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
+        bx0, by0, bx1, by1 = self.box
+        if bx1 - bx0 < 8 or by1 - by0 < 8:
+            raise EmogenError("the face lies outside the image")
+        corners = np.array(
+            [[bx0, by0], [bx1, by0], [bx0, by1], [bx1, by1], [(bx0 + bx1) / 2, by0]],
+            dtype=np.float64,
+        )
+        corners = np.concatenate(
+            [corners, [[(bx0 + bx1) / 2, by1], [bx0, (by0 + by1) / 2], [bx1, (by0 + by1) / 2]]]
+        )
+        vertices = np.concatenate([rig.points, corners])
+        self._extra = len(corners)
+        self._triangles = Delaunay(vertices).simplices
+        self._vertices = vertices - np.array([bx0, by0])  # rest positions in region pixels
+        ys, xs = np.mgrid[0 : by1 - by0, 0 : bx1 - bx0]
+        self._xs, self._ys = xs.astype(np.float32), ys.astype(np.float32)
+        self._ids = np.empty(xs.shape, np.int32)
+        self._region = np.ascontiguousarray(image[by0:by1, bx0:bx1])
+        self._lip_colour = self._lip_colour_of(image)
+
+    def _lip_colour_of(self, image: np.ndarray) -> np.ndarray:
+        mask = np.zeros(image.shape[:2], np.uint8)
+        outer = np.concatenate(
+            [self.rig.points[LIPS_UPPER_OUTER], self.rig.points[LIPS_LOWER_OUTER][::-1]]
+        )
+        cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+        pixels = image[mask > 0]
+        return pixels.mean(0) if len(pixels) else np.array([150.0, 80.0, 80.0])
+
+    def render(self, displacement: np.ndarray) -> np.ndarray:
+        """One `(H, W, 3)` uint8 frame from `(P, 2)` pixel displacements of the rig's points."""
+        displacement = np.asarray(displacement, dtype=np.float64)
+        if displacement.shape != self.rig.points.shape:
+            raise EmogenError(
+                f"displacement must have shape {self.rig.points.shape}, got {displacement.shape}"
+            )
+        bx0, by0, bx1, by1 = self.box
+        full = np.concatenate([displacement, np.zeros((self._extra, 2))])
+        moved = self._vertices + full
+        # Per triangle, the affine map from its displaced corners back to its rest corners.
+        destination = moved[self._triangles]  # (M, 3, 2)
+        corners = np.concatenate([destination, np.ones((len(destination), 3, 1))], axis=2)
+        determinant = np.linalg.det(corners)
+        flat = np.abs(determinant) < 1e-6  # collapsed: lids or lips closed
+        affine = np.empty((len(destination), 3, 2))
+        rest = self._vertices[self._triangles]
+        affine[~flat] = np.linalg.solve(corners[~flat], rest[~flat])
+        affine[flat] = np.linalg.pinv(corners[flat]) @ rest[flat]
+        # Rasterise which triangle covers each output pixel (sub-pixel vertices: 4 shift bits);
+        # collapsed triangles first, so proper ones win where they meet.
+        self._ids.fill(-1)
+        vertices = np.round(destination * 16).astype(np.int32)
+        for index in [*np.flatnonzero(flat), *np.flatnonzero(~flat)]:
+            cv2.fillConvexPoly(self._ids, vertices[index], int(index), cv2.LINE_8, 4)
+        covered = self._ids >= 0
+        ids = np.where(covered, self._ids, 0)
+        a = affine.astype(np.float32)
+        map_x = a[ids, 0, 0] * self._xs + a[ids, 1, 0] * self._ys + a[ids, 2, 0]
+        map_y = a[ids, 0, 1] * self._xs + a[ids, 1, 1] * self._ys + a[ids, 2, 1]
+        map_x = np.where(covered, map_x, self._xs)
+        map_y = np.where(covered, map_y, self._ys)
+        region = cv2.remap(
+            self._region, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        frame = self.image.copy()
+        frame[by0:by1, bx0:bx1] = region
+        self._paint_mouth(frame, displacement)
+        return frame
+
+    def _paint_mouth(self, frame: np.ndarray, displacement: np.ndarray) -> None:
+        upper, lower = self.rig.inner_lips(displacement)
+        gap = float(np.max(np.linalg.norm(lower - upper, axis=1)))
+        if gap < 0.6:
+            return
+        ipd, down = self.rig.ipd, self.rig.axis_v
+        polygon = np.concatenate([upper, lower[::-1]])
+        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
+        height, width = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        origin = np.array([x0, y0])
+        scale = 4  # sub-pixel polygon vertices (cv2 `shift` bits = 2)
+
+        def mask_of(points: np.ndarray) -> np.ndarray:
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            vertices = np.round((points - origin) * scale).astype(np.int32)
+            cv2.fillPoly(mask, [vertices], 255, lineType=cv2.LINE_AA, shift=2)
+            return mask.astype(np.float32) / 255
+
+        mouth = mask_of(polygon)
+        if not mouth.any():
+            return
+        cavity = self._lip_colour * 0.28
+        interior = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+        interior[:] = cavity
+        # The tongue: low in the mouth, seen once the jaw has dropped a little.
+        middle = (lower[len(lower) // 2] + upper[len(upper) // 2]) / 2
+        tongue_height = 0.45 * gap
+        width_mouth = float(np.linalg.norm(upper[-1] - upper[0]))
+        centre = lower[len(lower) // 2] - down * tongue_height * 0.2
+        tongue = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.ellipse(
+            tongue,
+            (
+                (float(centre[0] - x0), float(centre[1] - y0)),
+                (0.55 * width_mouth, tongue_height),
+                float(np.degrees(np.arctan2(self.rig.axis_u[1], self.rig.axis_u[0]))),
+            ),
+            255,
+            -1,
+            cv2.LINE_AA,
+        )
+        tongue_weight = tongue.astype(np.float32)[..., None] / 255 * 0.8
+        interior = interior * (1 - tongue_weight) + self._lip_colour * 0.55 * tongue_weight
+        # Upper teeth hang from the middle of the upper lip; the lower teeth show when the jaw
+        # is well open. Both are thickest at the middle and shaded towards the corners.
+        upper_teeth = min(0.1 * ipd, 0.5 * gap)
+        lower_teeth = min(0.05 * ipd, max(gap - 0.22 * ipd, 0.0))
+        across = np.abs((np.arange(x0, x1) - middle[0]) / max(width_mouth / 2, 1))
+        shading = np.clip(1.05 - 0.8 * across**2, 0.35, 1.0)[None, :, None]
+        for edge, depth, shade in (
+            (upper[2:-2], upper_teeth, 0.95),
+            (lower[3:-3], -lower_teeth, 0.8),
+        ):
+            if abs(depth) < 0.3:
+                continue
+            t = np.linspace(-1, 1, len(edge))[:, None]
+            band = np.concatenate([edge, (edge + down * depth * np.sqrt(1 - 0.7 * t**2))[::-1]])
+            weight = mask_of(band)[..., None]
+            interior = interior * (1 - weight) + _TEETH * shade * shading * weight
+        interior = cv2.GaussianBlur(interior, (3, 3), 0)
+        alpha = mouth[..., None]
+        patch = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + interior * alpha, 0, 255).astype(
+            np.uint8
+        )
