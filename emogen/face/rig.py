@@ -256,7 +256,7 @@ class FaceRig:
         """`(P, 2)` pixel displacement of `points` at one frame of a track."""
         units = track.action_units[frame] - self._portrait_units
         uv = np.tensordot(units, self._basis, axes=1)  # (N, 2) expression in the face frame
-        uv += self._mouth(track.mouth[frame], track.action_units[frame])
+        uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
         uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
         for iris in (RIGHT_IRIS, LEFT_IRIS):
             uv[iris] += track.gaze[frame]
@@ -265,7 +265,8 @@ class FaceRig:
         full[:NUM_LANDMARKS] = moved
         return full + self._head(track.head_rotation[frame], track.head_shift[frame])
 
-    def _mouth(self, mouth: np.ndarray, units: np.ndarray) -> np.ndarray:
+    def _mouth(self, mouth: np.ndarray, units: np.ndarray, expression: np.ndarray) -> np.ndarray:
+        # What the mouth adds to the expression's displacement `(N, 2)`.
         jaw_open, lip_round, lip_stretch, lip_closure, lip_tuck = mouth
         au = dict(zip(ACTION_UNITS, units))
         # The emotion's jaw drop (AU26) and lower-lip depressor (AU16) open the mouth too.
@@ -274,18 +275,23 @@ class FaceRig:
         uv = np.zeros((NUM_LANDMARKS, 2))
         # Chin and lower face follow the jaw.
         uv[:, 1] += _JAW_TRAVEL * jaw * self._lower_face
-        # The lower lip sits at the upper lip plus the target gap, widest at the middle.
-        upper, lower = self.uv[LIPS_UPPER_INNER], self.uv[LIPS_LOWER_INNER]
+        # The lower lip sits at the (expression-moved) upper lip plus the target gap, widest at
+        # the middle: lips closed by the rig stay closed whatever the expression does.
+        upper = self.uv[LIPS_UPPER_INNER] + expression[LIPS_UPPER_INNER]
+        lower = self.uv[LIPS_LOWER_INNER] + expression[LIPS_LOWER_INNER]
         left, right = upper[0, 0], upper[-1, 0]
         middle, half_width = (left + right) / 2, max((right - left) / 2, 1e-3)
         profile = np.sqrt(np.clip(1 - ((lower[:, 0] - middle) / half_width) ** 2, 0, 1))
         gap = (_MAX_GAP * jaw * (1 - closure) + 0.08 * au[16]) * (1 - 0.8 * lip_tuck) * profile
-        upper_at = np.interp(lower[:, 0], upper[:, 0], upper[:, 1])
+        order = np.argsort(upper[:, 0])
+        upper_at = np.interp(lower[:, 0], upper[order, 0], upper[order, 1])
         lower_move = upper_at + gap - lower[:, 1]
         uv[LIPS_LOWER_INNER, 1] = lower_move
         # The outer lower lip and the skin under it move with the inner lip above them.
         under = [i for i in _LOWER_LIP if i not in LIPS_LOWER_INNER]
-        uv[under, 1] = np.interp(self.uv[under, 0], lower[:, 0], lower_move) - 0.03 * lip_tuck
+        order = np.argsort(lower[:, 0])
+        uv[under, 1] = np.interp(self.uv[under, 0], lower[order, 0], lower_move[order])
+        uv[under, 1] -= 0.03 * lip_tuck
         # Rounding narrows the lips, stretching (and AU20/23 via their handles) widens them.
         scale = 0.25 * lip_stretch - 0.3 * lip_round
         lips = self.uv[:NUM_LANDMARKS]
