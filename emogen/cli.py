@@ -243,6 +243,35 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             print(f"emogen chat: {error}", file=sys.stderr)
 
 
+def _cmd_talk(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .pipelines import load_pipeline
+
+    emotion = _speech_emotion(args)
+    if emotion == "auto":
+        raise EmogenError("the talking head needs an emotion or a curve; 'auto' is for tts")
+    out = Path(args.out)
+    if out.suffix.lower() != ".mp4":
+        raise EmogenError(f"--out must be an .mp4 file, got {args.out}")
+    _quiet_loading()
+    pipe = load_pipeline(args.pipeline)
+    clip = pipe(
+        args.portrait,
+        args.audio,
+        emotion=emotion,
+        intensity=args.intensity,
+        transcript=args.transcript,
+        mouth=args.mouth,
+        fps=args.fps,
+        size=args.size,
+        generator=args.seed,
+    )
+    clip.save(out, progress=sys.stderr.isatty())
+    print(out)
+    return 0
+
+
 def _learned_options(args: argparse.Namespace) -> dict:
     """--guidance/--steps as pipeline keywords (only those given: defaults stay the pipeline's)."""
     if args.steps is not None and args.steps < 1:
@@ -328,6 +357,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--save-history", help="write the conversation here after each reply")
     sub.add_argument("--pipeline", default="dialogue", help="pipeline folder or short name")
     sub.add_argument("--seed", type=int, help="seed of the reply's choices")
+
+    sub = add("talk", _cmd_talk, "animate a portrait speaking an audio file with an emotion (MP4)")
+    sub.add_argument("portrait", help="portrait image (jpg, png, ...; one clearly visible face)")
+    sub.add_argument("audio", help="speech audio (wav, flac, ogg, mp3; at most 5 minutes)")
+    sub.add_argument("--out", required=True, help="output .mp4 file (H.264 + AAC)")
+    sub.add_argument("--emotion", help="the face's emotion, any form `emogen emotion` accepts")
+    sub.add_argument("--intensity", type=float, help="replace the emotion's intensity, in [0, 1]")
+    sub.add_argument("--curve", help="an emotion curve over seconds instead: 'happy@0 -> sad@2.5'")
+    sub.add_argument("--fps", type=float, help="frames per second (default 25)")
+    sub.add_argument("--size", type=int, help="longer side of the video in pixels (default 512)")
+    sub.add_argument("--transcript", help="what the audio says, when known (helps lip timing)")
+    sub.add_argument(
+        "--mouth",
+        default="auto",
+        choices=["auto", "learned", "rules"],
+        help="lip motion from the learned audio-to-motion model or from visemes timed by "
+        "Whisper ('auto': the pipeline's model when it has one)",
+    )
+    sub.add_argument(
+        "--pipeline", default="talking-head", help="pipeline folder or short name (talking-head)"
+    )
+    sub.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
 
     sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")
     sub.add_argument("--json", action="store_true", help="print a JSON list")

@@ -1,5 +1,5 @@
 """Shared test set-up: one torch thread (stable timings), no hub access, skip gpu tests on CPU;
-the tiny speech corpus the training recipes share."""
+the tiny speech corpus the training recipes share; the face tests' detector and portraits."""
 
 from __future__ import annotations
 
@@ -18,6 +18,27 @@ import torch
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """One MediaPipe face landmark detector for the face tests."""
+    from emogen.face import FaceLandmarkDetector
+
+    return FaceLandmarkDetector()
+
+
+@pytest.fixture(scope="session")
+def portraits() -> dict:
+    """The two bundled portraits: skimage's astronaut (smiling) and matplotlib's Grace Hopper
+    (neutral), as RGB arrays."""
+    import matplotlib.cbook
+    import skimage.data
+
+    from emogen.face import load_portrait
+
+    grace = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    return {"astronaut": skimage.data.astronaut(), "grace_hopper": load_portrait(grace)}
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib.cbook
 import numpy as np
 import pytest
-import skimage.data
 from PIL import Image
 
 from emogen.face import (
@@ -22,17 +20,6 @@ from emogen.face import (
 # Face-mesh indices (MediaPipe's canonical face model): nose tip, upper and lower inner lip,
 # the outer eye corners.
 NOSE, UPPER_LIP, LOWER_LIP, RIGHT_EYE, LEFT_EYE = 1, 13, 14, 33, 263
-
-
-@pytest.fixture(scope="module")
-def detector():
-    return FaceLandmarkDetector()
-
-
-@pytest.fixture(scope="module")
-def portraits():
-    grace = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    return {"astronaut": skimage.data.astronaut(), "grace_hopper": load_portrait(grace)}
 
 
 @pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])

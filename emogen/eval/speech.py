@@ -18,7 +18,6 @@ process, on first use, and kept.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._files import package_file
 from ..errors import EmogenError
 from ..speech.audio import load_audio
 from ..speech.prosody import prosody_features
@@ -50,6 +50,7 @@ __all__ = [
     "speaker_model_path",
     "speaker_similarity",
     "transcribe",
+    "transcribe_words",
     "wer",
     "whisper_model_dir",
     "word_error_counts",
@@ -313,10 +314,10 @@ DEFAULT_BEAM_SIZE = 5
 
 def _package_dir(package: str) -> Path:
     """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_file(package)
+    if folder is None:
         raise ModuleNotFoundError(f"the package {package!r} is not installed; {_INSTALL_HINT}")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return folder
 
 
 def whisper_model_dir() -> Path:
@@ -396,6 +397,54 @@ def transcribe(
         vad_filter=False,
     )
     return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+def transcribe_words(
+    audio: np.ndarray | str | os.PathLike,
+    sample_rate: int | None = None,
+    *,
+    beam_size: int = DEFAULT_BEAM_SIZE,
+    num_threads: int = 1,
+    model_dir: str | os.PathLike | None = None,
+) -> list[tuple[str, float, float]]:
+    """Recognised words and when each is spoken, by the model and decoding of `transcribe`.
+
+    Word times are faster-whisper's word timestamps: dynamic time warping of the decoder's
+    cross-attention over the 20 ms encoder frames (Radford et al. 2022). They are loose, tens of
+    milliseconds, and a word's span absorbs the silence beside it.
+
+    Args:
+        audio, sample_rate, beam_size, num_threads, model_dir: as for `transcribe`.
+
+    Returns:
+        `(word, start_s, end_s)` in order, the word stripped of spaces (punctuation kept, as in
+        "bread."); empty if nothing was recognised.
+
+    Example:
+        >>> transcribe_words(out.audio, out.sample_rate)[:2]
+        [('Please', 0.0, 0.34), ('call', 0.34, 0.6)]
+    """
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise EmogenError(f"beam_size must be an int >= 1, got {beam_size!r}")
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise EmogenError(f"num_threads must be an int >= 1, got {num_threads!r}")
+    waveform = _load_mono(audio, sample_rate, ASR_SAMPLE_RATE)
+    model_dir = whisper_model_dir() if model_dir is None else Path(model_dir)
+    segments, _ = _whisper(str(model_dir), num_threads).transcribe(
+        waveform,
+        language="en",
+        beam_size=beam_size,
+        temperature=0.0,
+        condition_on_previous_text=False,
+        word_timestamps=True,
+        vad_filter=False,
+    )
+    return [
+        (word.word.strip(), float(word.start), float(word.end))
+        for segment in segments
+        for word in segment.words or ()
+        if word.word.strip()
+    ]
 
 
 def wer(

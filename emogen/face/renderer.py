@@ -123,11 +123,11 @@ class FaceRenderer:
         return frame
 
     def _paint_mouth(self, frame: np.ndarray, displacement: np.ndarray) -> None:
-        upper, lower = self.rig.inner_lips(displacement)
-        gap = float(np.max(np.linalg.norm(lower - upper, axis=1)))
+        ipd, down = self.rig.ipd, self.rig.axis_v
+        gap = self.rig.lip_gap(displacement) * ipd  # pixels
         if gap < 0.6:
             return
-        ipd, down = self.rig.ipd, self.rig.axis_v
+        upper, lower = self.rig.inner_lips(displacement)
         polygon = np.concatenate([upper, lower[::-1]])
         x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
         x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3

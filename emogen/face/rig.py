@@ -362,3 +362,10 @@ class FaceRig:
         the right corner to the left."""
         moved = self.points + displacement
         return moved[LIPS_UPPER_INNER], moved[LIPS_LOWER_INNER]
+
+    def lip_gap(self, displacement: np.ndarray) -> float:
+        """How far the lips are parted (IPD units): the largest vertical distance, in the face
+        frame, from the displaced upper inner lip down to the lower one."""
+        upper, lower = (self.to_uv(contour) for contour in self.inner_lips(displacement))
+        order = np.argsort(upper[:, 0])
+        return float(np.max(lower[:, 1] - np.interp(lower[:, 0], *upper[order].T)))

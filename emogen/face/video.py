@@ -2,8 +2,8 @@
 probes the tests and benchmarks read videos back with.
 
 Frames go to the encoder one at a time (memory stays flat with clip length), into a hidden
-partial file beside the target that is renamed only when ffmpeg has finished, so a failure
-leaves no half-written MP4.
+temporary file beside the target that is renamed only when ffmpeg has finished
+(`emogen._files.atomic_path`), so a failure leaves no half-written MP4.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._files import atomic_path
 from ..errors import EmogenError
 from ..speech.audio import save_audio
 
@@ -68,8 +69,10 @@ def write_video(
     if audio is not None and not sample_rate:
         raise EmogenError("write_video needs sample_rate with audio")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.mp4")
-    with tempfile.TemporaryDirectory(prefix="emogen-video-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="emogen-video-") as scratch,
+        atomic_path(path) as partial,
+    ):
         audio_path = None
         if audio is not None:
             audio_path = str(save_audio(Path(scratch) / "audio.wav", audio, int(sample_rate)))
@@ -96,6 +99,7 @@ def write_video(
                         output_params=[
                             *_VIDEO_OPTIONS,
                             *(["-b:a", _AUDIO_BITRATE, "-shortest"] if audio_path else []),
+                            *["-f", "mp4"],  # the temporary file's name ends in .tmp
                         ],
                         audio_path=audio_path,
                         audio_codec="aac" if audio_path else None,
@@ -107,16 +111,12 @@ def write_video(
                 count += 1
             if writer is None:
                 raise EmogenError("no frames to write")
-            writer.close()
-            os.replace(partial, path)
-        except BaseException:
+        finally:
             if writer is not None:
                 try:
                     writer.close()
                 except Exception:
                     logger.debug("ffmpeg did not close cleanly", exc_info=True)
-            partial.unlink(missing_ok=True)
-            raise
     return path
 
 

@@ -16,6 +16,7 @@ from ..errors import EmogenError, close_matches
 
 if TYPE_CHECKING:
     from .dialogue import DialogueTurn, EmpatheticDialoguePipeline
+    from .talking_head import TalkingHeadOutput, TalkingHeadPipeline
     from .tts import EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk
     from .vc import EmotionalVCPipeline
 
@@ -25,6 +26,8 @@ _LAZY = {
     "EmotionalSpeechOutput": ".tts",
     "EmotionalTTSPipeline": ".tts",
     "SpeechChunk": ".tts",
+    "TalkingHeadOutput": ".talking_head",
+    "TalkingHeadPipeline": ".talking_head",
     "EmotionalVCPipeline": ".vc",
 }
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "EmotionalVCPipeline",
     "EmpatheticDialoguePipeline",
     "SpeechChunk",
+    "TalkingHeadOutput",
+    "TalkingHeadPipeline",
     "load_pipeline",
     "pipeline_dirs",
 ]

@@ -1,0 +1,273 @@
+"""The talking head: the expression rig, the renderer, idle motion, MP4 writing, the pipeline and
+`emogen talk`, on the two bundled portraits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from emogen.cli import main
+from emogen.errors import EmogenError
+from emogen.face import FaceError, action_units
+from emogen.face.action_units import ACTION_UNITS
+from emogen.face.motion import blink_track, frame_loudness, gaze_track, head_track
+from emogen.face.renderer import FaceRenderer
+from emogen.face.rig import FaceRig, MotionTrack
+from emogen.face.video import probe_video, read_video, write_video
+from emogen.face.visemes import MOUTH_PARAMETERS
+from emogen.pipelines import load_pipeline
+from emogen.pipelines.talking_head import TalkingHeadPipeline
+from emogen.speech.voice import PhonemeTiming
+
+JAW, CLOSURE = MOUTH_PARAMETERS.index("jaw_open"), MOUTH_PARAMETERS.index("lip_closure")
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def rigs(detector, portraits) -> dict:
+    return {name: FaceRig(detector.detect_one(image)) for name, image in portraits.items()}
+
+
+def _expression(rig: FaceRig, emotion: str, intensity: float = 1.0) -> np.ndarray:
+    track = MotionTrack.still(1)
+    units = action_units(emotion) if emotion != "neutral" else {}
+    track.action_units[0] = [units.get(au, 0.0) * intensity for au in ACTION_UNITS]
+    return rig.to_uv(rig.points[:478] + rig.displacement(track, 0)[:478])
+
+
+def _gap(rig: FaceRig, track: MotionTrack, frame: int = 0) -> float:
+    return rig.lip_gap(rig.displacement(track, frame))
+
+
+def test_rig_emotions_move_the_face_as_their_prototypes(rigs):
+    rig = rigs["grace_hopper"]
+    neutral = _expression(rig, "neutral")
+    corners, inner_brows = [61, 291], [107, 336]
+    for emotion, points, direction in [
+        ("happy", corners, -1),  # lip corners up (v is downwards)
+        ("sad", corners, +1),  # lip corners down
+        ("surprised", inner_brows, -1),  # brows up
+        ("angry", inner_brows, +1),  # brows down
+    ]:
+        moved = _expression(rig, emotion)[points, 1] - neutral[points, 1]
+        assert np.all(direction * moved > 0.02), (emotion, moved)
+    # Every pair of the six basic emotions gives a clearly different face.
+    faces = {e: _expression(rig, e) for e in ("happy", "sad", "surprised", "afraid", "angry",
+                                             "disgusted")}  # fmt: skip
+    names = list(faces)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            assert np.abs(faces[first] - faces[second]).max() > 0.03, (first, second)
+
+
+def test_rig_scales_with_intensity_and_neutralises_the_portrait(rigs):
+    rig = rigs["grace_hopper"]
+    neutral = _expression(rig, "neutral")
+    half = _expression(rig, "happy", 0.5) - neutral
+    full = _expression(rig, "happy", 1.0) - neutral
+    assert np.allclose(2 * half[[61, 291]], full[[61, 291]], atol=1e-6)
+    # The astronaut smiles in her photograph: at rest the rig pulls her lip corners in and down.
+    astronaut = rigs["astronaut"]
+    rest = _expression(astronaut, "neutral") - astronaut.uv[:478]
+    assert np.all(rest[[61, 291], 1] > 0.02)
+
+
+def test_rig_closes_the_mouth_at_rest_and_opens_it_with_the_jaw(rigs):
+    for rig in rigs.values():
+        track = MotionTrack.still(3)
+        track.mouth[1] = [0.9, 0.0, 0.2, 0.0, 0.0]  # an open "a"
+        track.action_units[2] = [action_units("sad")[au] for au in ACTION_UNITS]
+        assert _gap(rig, track, 0) < 0.005  # lips together, even for the smiling astronaut
+        assert _gap(rig, track, 1) > 0.3
+        assert _gap(rig, track, 2) < 0.005  # a sad mouth at rest stays closed
+
+
+def test_rig_blink_brings_the_upper_lid_to_the_lower(rigs):
+    rig = rigs["grace_hopper"]
+    track = MotionTrack.still(2)
+    track.blink[1] = 1.0
+    for frame, open_ in ((0, True), (1, False)):
+        moved = rig.to_uv(rig.points[:478] + rig.displacement(track, frame)[:478])
+        lid_gap = moved[145, 1] - moved[159, 1]  # right eye, middle of the lids
+        assert (lid_gap > 0.05) if open_ else (abs(lid_gap) < 0.01), (frame, lid_gap)
+
+
+def test_motion_track_checks_its_shapes():
+    track = MotionTrack.still(4)
+    with pytest.raises(EmogenError, match="blink must have shape"):
+        MotionTrack(track.action_units, track.mouth, np.zeros(3), track.gaze,
+                    track.head_rotation, track.head_shift)  # fmt: skip
+
+
+def test_renderer_keeps_the_portrait_at_rest_and_the_background_always(portraits, rigs):
+    image = portraits["grace_hopper"]
+    rig = rigs["grace_hopper"]
+    renderer = FaceRenderer(image, rig)
+    zero = np.zeros_like(rig.points)
+    assert np.abs(renderer.render(zero).astype(int) - image).max() <= 1
+    track = MotionTrack.still(1)
+    track.mouth[0] = [0.9, 0.0, 0.2, 0.0, 0.0]
+    track.action_units[0] = [action_units("surprised")[au] for au in ACTION_UNITS]
+    track.head_rotation[0] = [2.0, 3.0, 2.0]
+    frame = renderer.render(rig.displacement(track, 0))
+    x0, y0, x1, y1 = renderer.box
+    outside = np.ones(image.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(frame[outside], image[outside])
+    # The open mouth shows a painted interior: darker than the closed lips it replaces.
+    upper, lower = rig.inner_lips(rig.displacement(track, 0))
+    centre = np.round((upper[5] + lower[5]) / 2).astype(int)
+    mouth_now = frame[centre[1] - 1 : centre[1] + 2, centre[0] - 3 : centre[0] + 4].mean()
+    mouth_before = image[centre[1] - 1 : centre[1] + 2, centre[0] - 3 : centre[0] + 4].mean()
+    assert mouth_now < mouth_before - 20
+    with pytest.raises(EmogenError, match="displacement must have shape"):
+        renderer.render(np.zeros((3, 2)))
+
+
+def test_idle_motion_follows_arousal_and_is_smooth():
+    times = np.arange(0, 120, 1 / 25)
+    calm, excited = np.full(len(times), -1.0), np.full(len(times), 1.0)
+
+    def blinks(track: np.ndarray) -> int:
+        return int(np.sum((track[1:] >= 0.99) & (track[:-1] < 0.99)))
+
+    assert blinks(blink_track(times, excited)) > 1.5 * blinks(blink_track(times, calm))
+    assert 20 <= blinks(blink_track(times, np.zeros(len(times)))) <= 60  # ~20 a minute
+    rotation_calm, _ = head_track(times, calm)
+    rotation_excited, shift = head_track(times, excited)
+    assert rotation_excited.std() > 2 * rotation_calm.std()
+    # Smooth at the frame rate: no jitter from frame to frame.
+    assert np.abs(np.diff(rotation_excited, axis=0)).max() < 0.5  # degrees per frame
+    assert np.abs(np.diff(shift, axis=0)).max() < 0.005
+    gaze = gaze_track(times, excited)
+    assert 0.005 < np.abs(gaze).max() < 0.2 and len(np.unique(gaze.round(3), axis=0)) > 10
+    with pytest.raises(EmogenError, match="same length"):
+        head_track(times, calm[:10])
+
+
+def test_frame_loudness_marks_speech_and_silence():
+    audio = np.zeros(RATE * 2, np.float32)
+    audio[RATE // 2 : RATE] = 0.3 * np.sin(np.arange(RATE // 2) * 0.2)
+    loudness = frame_loudness(audio, RATE, np.arange(50) / 25)
+    assert loudness[15:23].min() > 0.9 and loudness[30:].max() < 0.05
+
+
+def test_video_round_trip_with_audio(tmp_path):
+    frames = [np.full((64, 96, 3), 10 * i, np.uint8) for i in range(25)]
+    audio = 0.2 * np.sin(np.arange(RATE) * 0.1).astype(np.float32)
+    path = write_video(tmp_path / "clip.mp4", iter(frames), 25, audio, RATE, progress=False)
+    info = probe_video(path)
+    assert (info["video_codec"], info["audio_codec"]) == ("h264", "aac")
+    assert (info["width"], info["height"], info["frames"]) == (96, 64, 25)
+    assert abs(info["duration"] - 1.0) < 0.1
+    back, fps = read_video(path)
+    assert fps == 25 and back.shape == (25, 64, 96, 3)
+    assert abs(float(back[12].mean()) - 120) < 3
+
+
+def test_video_failure_leaves_no_file(tmp_path):
+    def broken():
+        yield np.zeros((64, 64, 3), np.uint8)
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        write_video(tmp_path / "clip.mp4", broken(), 25, progress=False)
+    with pytest.raises(EmogenError, match="even frame sides"):
+        write_video(tmp_path / "odd.mp4", [np.zeros((63, 64, 3), np.uint8)], 25, progress=False)
+    with pytest.raises(EmogenError, match=r"does not end in \.mp4"):
+        write_video(tmp_path / "clip.avi", [np.zeros((64, 64, 3), np.uint8)], 25)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def speech() -> tuple[np.ndarray, int, list[PhonemeTiming]]:
+    tts = load_pipeline("tts-default")
+    (chunk,) = tts.stream("Hello, my friend.", emotion="happy", generator=0)
+    return chunk.audio, chunk.sample_rate, chunk.alignment
+
+
+@pytest.fixture(scope="module")
+def pipe(detector) -> TalkingHeadPipeline:
+    return TalkingHeadPipeline.from_default(detector=detector)
+
+
+def test_pipeline_end_to_end_mp4(pipe, portraits, speech, tmp_path):
+    audio, rate, alignment = speech
+    clip = pipe(
+        portraits["grace_hopper"], audio, "happy@0 -> sad@1", sample_rate=rate,
+        alignment=alignment, size=256,
+    )  # fmt: skip
+    duration = len(audio) / rate
+    assert clip.fps == 25 and abs(len(clip.frames) - duration * 25) <= 1
+    first = clip.frames[0]
+    assert first.shape == (256, 218, 3)  # the whole portrait (600 x 512), its longer side 256
+    # The mouth follows the phoneme timing: it moves while speaking and closes at the end.
+    jaw = clip.motion.mouth[:, JAW]
+    assert jaw.max() > 0.4 and jaw.std() > 0.1 and jaw[-1] < 0.05
+    # Happy lifts the lip corners, then the curve turns sad.
+    assert clip.motion.action_units[0, ACTION_UNITS_INDEX[12]] == pytest.approx(1.0)
+    assert clip.motion.action_units[-1, ACTION_UNITS_INDEX[15]] > 0.9
+    path = clip.save(tmp_path / "talk.mp4", progress=False)
+    info = probe_video(path)
+    assert (info["video_codec"], info["audio_codec"]) == ("h264", "aac")
+    assert abs(info["duration"] - duration) < 0.1 and (info["width"], info["height"]) == (218, 256)
+
+
+ACTION_UNITS_INDEX = {au: i for i, au in enumerate(ACTION_UNITS)}
+
+
+def test_pipeline_save_load_round_trip(pipe, portraits, speech, tmp_path):
+    audio, rate, alignment = speech
+    pipe.save_pretrained(tmp_path / "talking-head")
+    loaded = TalkingHeadPipeline.from_pretrained(tmp_path / "talking-head")
+    assert loaded.config.fps == pipe.config.fps and loaded.config.size == pipe.config.size
+    kwargs = {"sample_rate": rate, "alignment": alignment, "size": 128, "generator": 3}
+    first = pipe(portraits["astronaut"], audio, "angry", **kwargs)
+    again = loaded(portraits["astronaut"], audio, "angry", **kwargs)
+    assert np.array_equal(first.frames[10], again.frames[10])
+
+
+def test_pipeline_bad_inputs(pipe, portraits, speech, tmp_path):
+    audio, rate, alignment = speech
+    good = {"sample_rate": rate, "alignment": alignment, "size": 128}
+    not_an_image = tmp_path / "portrait.png"
+    not_an_image.write_text("not an image")
+    with pytest.raises(FaceError):
+        pipe(not_an_image, audio, **good)
+    with pytest.raises(FaceError, match="no face"):
+        pipe(np.full((256, 256, 3), 200, np.uint8), audio, **good)
+    with pytest.raises(EmogenError, match="silent"):
+        pipe(portraits["grace_hopper"], np.zeros(rate), **good)
+    short = TalkingHeadPipeline.from_default(detector=pipe.detector, max_audio_seconds=0.5)
+    with pytest.raises(EmogenError, match="long"):
+        short(portraits["grace_hopper"], audio, **good)
+    with pytest.raises(EmogenError, match="fps"):
+        pipe(portraits["grace_hopper"], audio, fps=0, **good)
+    with pytest.raises(EmogenError, match="curves over seconds"):
+        pipe(portraits["grace_hopper"], audio, "happy@#0 -> sad@#1", **good)
+    with pytest.raises(EmogenError, match="mouth='alignment'"):
+        pipe(portraits["grace_hopper"], audio, sample_rate=rate, mouth="alignment")
+    # Greyscale and RGBA portraits work.
+    grey = np.asarray(Image.fromarray(portraits["grace_hopper"]).convert("L"))
+    assert pipe(grey, audio, **good).frames[0].shape == (128, 110, 3)
+
+
+def test_cli_talk(portraits, speech, tmp_path, capsys):
+    audio, rate, _ = speech
+    import soundfile
+
+    portrait, wav = tmp_path / "grace.png", tmp_path / "speech.wav"
+    Image.fromarray(portraits["grace_hopper"]).save(portrait)
+    soundfile.write(wav, audio, rate)
+    out = tmp_path / "talk.mp4"
+    argv = ["talk", str(portrait), str(wav), "--emotion", "surprised", "--out", str(out)]
+    assert main([*argv, "--size", "128", "--fps", "20", "--intensity", "0.5"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    info = probe_video(out)
+    assert info["fps"] == 20 and (info["width"], info["height"]) == (110, 128)
+    assert main([*argv[:-1], str(tmp_path / "talk.avi")]) == 2
+    assert "must be an .mp4" in capsys.readouterr().err
+    assert main([*argv[:3], "--emotion", "hapy", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert main(["talk", str(wav), str(wav), "--out", str(tmp_path / "y.mp4")]) == 2
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
