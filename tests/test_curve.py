@@ -147,3 +147,16 @@ def test_curve_values_stay_in_range(keyframe_emotions, t):
     emotion = curve.at(t)
     assert all(-1 <= x <= 1 for x in emotion.vad) and 0 <= emotion.intensity <= 1
     assert EmotionCurve.from_dict(curve.to_dict()) == curve
+
+
+def test_a_sentence_plan_is_timed_by_sentence_starts():
+    plan = EmotionCurve.from_sentences(["happy", "sad", "calm"])
+    timed = plan.timed([0.0, 1.5, 2.0])
+    assert timed.unit == "seconds" and timed.interpolation == "smooth"
+    assert timed.at(1.0).category == "happy"  # held through the first sentence
+    assert timed.at(1.5).category == "happy" and timed.at(1.8).category == "sad"
+    assert timed.at(2.5).category == "calm"
+    seconds = EmotionCurve.parse("happy@0 -> sad@2")
+    assert seconds.timed([0.0, 1.0]) is seconds
+    with pytest.raises(CurveError, match="must increase"):
+        plan.timed([0.0, 0.0, 1.0])

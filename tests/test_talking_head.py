@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from emogen.cli import main
+from emogen.emotion import EmotionCurve
 from emogen.errors import EmogenError
 from emogen.face import FaceError, action_units
 from emogen.face.action_units import ACTION_UNITS
@@ -215,6 +216,21 @@ def test_pipeline_end_to_end_mp4(pipe, portraits, speech, tmp_path):
 
 
 ACTION_UNITS_INDEX = {au: i for i, au in enumerate(ACTION_UNITS)}
+
+
+def test_pipeline_follows_a_tts_output_and_a_sentence_plan(pipe, portraits):
+    tts = load_pipeline("tts-default")
+    out = tts("I passed! But my friend did not.", emotion="neutral", generator=0)
+    starts, alignment = out.sentence_starts[0], out.alignments[0]
+    assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0.5
+    assert alignment[-1].end <= len(out.audios[0]) / out.sample_rate + 1e-6
+    plan = EmotionCurve.from_sentences(["happy", "sad"])
+    clip = pipe(
+        portraits["astronaut"], out.audios[0], plan, sample_rate=out.sample_rate,
+        alignment=alignment, sentence_starts=starts, size=128,
+    )  # fmt: skip
+    first, last = clip.motion.action_units[0], clip.motion.action_units[-1]
+    assert first[ACTION_UNITS_INDEX[12]] > 0.9 and last[ACTION_UNITS_INDEX[15]] > 0.9
 
 
 def test_pipeline_save_load_round_trip(pipe, portraits, speech, tmp_path):

@@ -200,6 +200,22 @@ class EmotionCurve:
             raise CurveError(f"sentence count must be an integer >= 0, got {count!r}")
         return [self.at(float(i)) for i in range(count)]
 
+    def timed(self, sentence_starts: Sequence[float]) -> EmotionCurve:
+        """A sentence curve on the clock: sentence k's emotion from `sentence_starts[k]` seconds
+        (a TTS output's `sentence_starts`), held through the sentence and eased into the next
+        over its first 0.3 s (smooth). A seconds curve is returned unchanged."""
+        if self.unit == "seconds":
+            return self
+        starts = [_position(start) for start in sentence_starts]
+        if not starts or any(b <= a for a, b in itertools.pairwise(starts)):
+            raise CurveError(f"sentence_starts must increase, got {list(sentence_starts)}")
+        emotions = self.for_sentences(len(starts))
+        keyframes = [(starts[0], emotions[0])]
+        for start, previous, emotion in zip(starts[1:], emotions, emotions[1:]):
+            ease = min(0.3, (start - keyframes[-1][0]) / 2)
+            keyframes += [(start, previous), (start + ease, emotion)]
+        return EmotionCurve(keyframes, unit="seconds", interpolation="smooth")
+
     def with_intensity(self, intensity: float) -> EmotionCurve:
         """The same curve with every keyframe's intensity replaced."""
         return EmotionCurve(

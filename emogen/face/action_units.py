@@ -5,15 +5,18 @@ FACS intensities A-E read as 0.2, 0.4, 0.6, 0.8, 1.0 (trace to maximum). From EM
 (Friesen & Ekman 1983), as tabulated for the CK+ database (Lucey et al. 2010, "The Extended
 Cohn-Kanade Dataset (CK+)", Table 2):
 
-    happy       6 + 12                      cheek raiser, lip corner puller
-    sad         1 + 4 + 15                  inner brow raiser, brow lowerer, lip corner depressor
+    happy       6 + 12 (+ 25C)              cheek raiser, lip corner puller (lips part)
+    sad         1 + 4 + 15 (+ 54 + 64)      inner brow raiser, brow lowerer, lip corner depressor
+                                            (head down, eyes down: EMFACS's "with 54+64")
     surprised   1 + 2 + 5B + 26             brows up, upper lid slightly raised, jaw drop
     afraid      1 + 2 + 4 + 5 + 7 + 20 + 26 brows up and together, lids raised and tight, lips
                                             stretched, jaw drop
     angry       4 + 5 + 7 + 23              brows lowered, lids raised and tightened, lips tight
     disgusted   9 + 15 + 16                 nose wrinkler, lip corner and lower lip depressors
 
-Calm has no EMFACS prototype; emogen gives it a relaxed face (emogen's choice, not FACS
+Happiness is 6 + 12 in EMFACS; emogen adds 25C (lips part), the open smile that shows the
+upper teeth in most posed smiles (CK+ codes 25 on many of its happy sequences). Calm has no
+EMFACS prototype; emogen gives it a relaxed face (emogen's choice, not FACS
 data): a trace smile (12A) and slightly lowered lids (43A).
 
 The prototypes form a `DirectionBank` over the families (as the speech renderer's prosody
@@ -48,13 +51,16 @@ ACTION_UNITS: dict[int, str] = {
     16: "lower lip depressor",
     20: "lip stretcher",
     23: "lip tightener",
+    25: "lips part",
     26: "jaw drop",
     43: "eyes closed",
+    54: "head down",
+    64: "eyes down",
 }
 _A, _B, _C, _D, _E = 0.2, 0.4, 0.6, 0.8, 1.0  # FACS intensity letters
 PROTOTYPES: dict[str, dict[int, float]] = {
-    "happy": {6: _E, 12: _E},
-    "sad": {1: _E, 4: _E, 15: _E},
+    "happy": {6: _E, 12: _E, 25: _C},
+    "sad": {1: _E, 4: _E, 15: _E, 54: _C, 64: _C},
     "surprised": {1: _E, 2: _E, 5: _B, 26: _E},
     "afraid": {1: _E, 2: _E, 4: _E, 5: _E, 7: _E, 20: _E, 26: _E},
     "angry": {4: _E, 5: _E, 7: _E, 23: _E},

@@ -71,7 +71,21 @@ class FaceRenderer:
         self._xs, self._ys = xs.astype(np.float32), ys.astype(np.float32)
         self._ids = np.empty(xs.shape, np.int32)
         self._region = np.ascontiguousarray(image[by0:by1, bx0:bx1])
+        self._fill_open_mouth()
         self._lip_colour = self._lip_colour_of(image)
+
+    def _fill_open_mouth(self) -> None:
+        # A portrait photographed with parted lips has teeth between them; the rig closes the
+        # mouth at rest, and slivers of those teeth would show on the lip line. Inpaint the
+        # opening from the lips around it (Telea 2004) so closing it shows lips only.
+        if self.rig.lip_gap(np.zeros_like(self.rig.points)) < 0.02:
+            return
+        upper, lower = self.rig.inner_lips(np.zeros_like(self.rig.points))
+        opening = np.concatenate([upper, lower[::-1]]) - np.array(self.box[:2])
+        mask = np.zeros(self._region.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(opening).astype(np.int32)], 255)
+        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        self._region = cv2.inpaint(self._region, mask, 3, cv2.INPAINT_TELEA)
 
     def _lip_colour_of(self, image: np.ndarray) -> np.ndarray:
         mask = np.zeros(image.shape[:2], np.uint8)
@@ -82,8 +96,9 @@ class FaceRenderer:
         pixels = image[mask > 0]
         return pixels.mean(0) if len(pixels) else np.array([150.0, 80.0, 80.0])
 
-    def render(self, displacement: np.ndarray) -> np.ndarray:
-        """One `(H, W, 3)` uint8 frame from `(P, 2)` pixel displacements of the rig's points."""
+    def render(self, displacement: np.ndarray, teeth: float = 1.0) -> np.ndarray:
+        """One `(H, W, 3)` uint8 frame from `(P, 2)` pixel displacements of the rig's points;
+        `teeth` in [0, 1] scales how much of the teeth an open mouth shows (`FaceRig.teeth`)."""
         displacement = np.asarray(displacement, dtype=np.float64)
         if displacement.shape != self.rig.points.shape:
             raise EmogenError(
@@ -119,10 +134,10 @@ class FaceRenderer:
         )
         frame = self.image.copy()
         frame[by0:by1, bx0:bx1] = region
-        self._paint_mouth(frame, displacement)
+        self._paint_mouth(frame, displacement, teeth)
         return frame
 
-    def _paint_mouth(self, frame: np.ndarray, displacement: np.ndarray) -> None:
+    def _paint_mouth(self, frame: np.ndarray, displacement: np.ndarray, teeth: float) -> None:
         ipd, down = self.rig.ipd, self.rig.axis_v
         gap = self.rig.lip_gap(displacement) * ipd  # pixels
         if gap < 0.6:
@@ -171,8 +186,8 @@ class FaceRenderer:
         interior = interior * (1 - tongue_weight) + self._lip_colour * 0.55 * tongue_weight
         # Upper teeth hang from the middle of the upper lip; the lower teeth show when the jaw
         # is well open. Both are thickest at the middle and shaded towards the corners.
-        upper_teeth = min(0.1 * ipd, 0.5 * gap)
-        lower_teeth = min(0.05 * ipd, max(gap - 0.22 * ipd, 0.0))
+        upper_teeth = min(0.1 * ipd, 0.5 * gap) * teeth
+        lower_teeth = min(0.05 * ipd, max(gap - 0.22 * ipd, 0.0)) * teeth
         across = np.abs((np.arange(x0, x1) - middle[0]) / max(width_mouth / 2, 1))
         shading = np.clip(1.05 - 0.8 * across**2, 0.35, 1.0)[None, :, None]
         for edge, depth, shade in (

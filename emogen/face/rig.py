@@ -61,6 +61,11 @@ RIG_ANCHOR_RINGS = ((1.35, 0.8), (2.0, 0.0))
 # Mouth sizes in IPD units: the largest inner-lip gap (jaw fully open) and the chin's travel.
 _MAX_GAP = 0.42
 _JAW_TRAVEL = 0.32
+# AU54 and AU64 at intensity 1: the head bows 12 degrees, the irises drop 0.05 IPD.
+_HEAD_DOWN = 12.0
+_EYES_DOWN = 0.05
+# The lips part (AU25) by this much of the IPD at intensity 1.
+_LIPS_PART = 0.16
 
 
 @dataclass
@@ -120,24 +125,27 @@ class MotionTrack:
 # AU -> [(handles (right side; mirrored to the left), (du, dv) in IPD at intensity 1, sigma)].
 # du points away from the midline (mirrored with the side).
 _AU_HANDLES: dict[int, list[tuple[list[int], tuple[float, float], float]]] = {
-    1: [(_RIGHT_BROW_INNER, (0.0, -0.11), 0.13)],
-    2: [(_RIGHT_BROW_OUTER, (0.0, -0.11), 0.13)],
-    4: [(_RIGHT_BROW_INNER, (-0.05, 0.08), 0.13), (_RIGHT_BROW_OUTER, (-0.02, 0.05), 0.13)],
-    5: [(RIGHT_EYE_UPPER[2:7], (0.0, -0.045), 0.05)],
-    6: [(_RIGHT_CHEEK, (0.0, -0.07), 0.14), (RIGHT_EYE_LOWER[2:7], (0.0, -0.03), 0.04)],
-    7: [(RIGHT_EYE_LOWER[2:7], (0.0, -0.04), 0.04), (RIGHT_EYE_UPPER[2:7], (0.0, 0.015), 0.04)],
+    1: [(_RIGHT_BROW_INNER, (0.0, -0.18), 0.16)],
+    2: [(_RIGHT_BROW_OUTER, (0.0, -0.16), 0.16)],
+    4: [(_RIGHT_BROW_INNER, (-0.08, 0.12), 0.15), (_RIGHT_BROW_OUTER, (-0.03, 0.07), 0.15)],
+    5: [(RIGHT_EYE_UPPER[2:7], (0.0, -0.06), 0.06)],
+    6: [(_RIGHT_CHEEK, (0.0, -0.09), 0.16), (RIGHT_EYE_LOWER[2:7], (0.0, -0.045), 0.05)],
+    7: [(RIGHT_EYE_LOWER[2:7], (0.0, -0.05), 0.05), (RIGHT_EYE_UPPER[2:7], (0.0, 0.02), 0.05)],
     9: [
-        (_RIGHT_NOSE_WING, (0.0, -0.06), 0.08),
-        (_RIGHT_UPPER_LIP, (0.0, -0.04), 0.07),
-        (_RIGHT_BROW_INNER, (-0.02, 0.04), 0.12),
+        (_RIGHT_NOSE_WING, (0.0, -0.08), 0.09),
+        (_RIGHT_UPPER_LIP, (0.0, -0.06), 0.08),
+        (_RIGHT_BROW_INNER, (-0.03, 0.05), 0.14),
     ],
-    12: [(_RIGHT_CORNER, (0.1, -0.1), 0.17)],
-    15: [(_RIGHT_CORNER, (0.02, 0.09), 0.17)],
+    12: [(_RIGHT_CORNER, (0.14, -0.14), 0.22)],
+    15: [(_RIGHT_CORNER, (0.03, 0.14), 0.24)],
     16: [],  # the lower lip: part of the mouth gap (FaceRig._mouth)
-    20: [(_RIGHT_CORNER, (0.11, 0.02), 0.17)],
-    23: [(_RIGHT_CORNER, (-0.05, 0.0), 0.14)],
+    20: [(_RIGHT_CORNER, (0.15, 0.03), 0.22)],
+    23: [(_RIGHT_CORNER, (-0.07, 0.0), 0.16)],
+    25: [],  # lips part: part of the mouth gap
     26: [],  # the jaw: part of the mouth gap
     43: [],  # the lids: part of the blink
+    54: [],  # head down: part of the head pose
+    64: [(RIGHT_EYE_UPPER[2:7], (0.0, 0.02), 0.05)],  # eyes down: the lids follow the irises
 }
 # MediaPipe blendshapes (ARKit names) that show each AU in the portrait itself.
 _AU_BLENDSHAPES = {
@@ -258,12 +266,14 @@ class FaceRig:
         uv = np.tensordot(units, self._basis, axes=1)  # (N, 2) expression in the face frame
         uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
         uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
+        au = dict(zip(ACTION_UNITS, track.action_units[frame]))
         for iris in (RIGHT_IRIS, LEFT_IRIS):
-            uv[iris] += track.gaze[frame]
+            uv[iris] += track.gaze[frame] + np.array([0.0, _EYES_DOWN * au[64]])
         moved = self._vector_to_pixels(uv)
         full = np.zeros((len(self.points), 2))
         full[:NUM_LANDMARKS] = moved
-        return full + self._head(track.head_rotation[frame], track.head_shift[frame])
+        rotation = track.head_rotation[frame] + np.array([0.0, 0.0, _HEAD_DOWN * au[54]])
+        return full + self._head(rotation, track.head_shift[frame])
 
     def _mouth(self, mouth: np.ndarray, units: np.ndarray, expression: np.ndarray) -> np.ndarray:
         # What the mouth adds to the expression's displacement `(N, 2)`.
@@ -271,7 +281,7 @@ class FaceRig:
         au = dict(zip(ACTION_UNITS, units))
         # The emotion's jaw drop (AU26) and lower-lip depressor (AU16) open the mouth too.
         jaw = 1 - (1 - jaw_open) * (1 - 0.5 * au[26])
-        closure = lip_closure * (1 - au[26]) * (1 - 0.6 * au[16])
+        closure = lip_closure * (1 - au[26]) * (1 - 0.6 * au[16]) * (1 - au[25])
         uv = np.zeros((NUM_LANDMARKS, 2))
         # Chin and lower face follow the jaw.
         uv[:, 1] += _JAW_TRAVEL * jaw * self._lower_face
@@ -282,7 +292,8 @@ class FaceRig:
         left, right = upper[0, 0], upper[-1, 0]
         middle, half_width = (left + right) / 2, max((right - left) / 2, 1e-3)
         profile = np.sqrt(np.clip(1 - ((lower[:, 0] - middle) / half_width) ** 2, 0, 1))
-        gap = (_MAX_GAP * jaw * (1 - closure) + 0.08 * au[16]) * (1 - 0.8 * lip_tuck) * profile
+        parted = 0.08 * au[16] + _LIPS_PART * au[25]
+        gap = (_MAX_GAP * jaw * (1 - closure) + parted) * (1 - 0.8 * lip_tuck) * profile
         order = np.argsort(upper[:, 0])
         upper_at = np.interp(lower[:, 0], upper[order, 0], upper[order, 1])
         lower_move = upper_at + gap - lower[:, 1]
@@ -362,6 +373,13 @@ class FaceRig:
         the right corner to the left."""
         moved = self.points + displacement
         return moved[LIPS_UPPER_INNER], moved[LIPS_LOWER_INNER]
+
+    def teeth(self, track: MotionTrack, frame: int) -> float:
+        """How much of the teeth an open mouth shows, in [0, 1]: a smile (AU12) and stretched
+        lips bare them; a dropped jaw alone (surprise, fear) shows mostly the dark mouth."""
+        units = dict(zip(ACTION_UNITS, track.action_units[frame]))
+        stretch = track.mouth[frame][MOUTH_PARAMETERS.index("lip_stretch")]
+        return float(np.clip(0.35 + units[12] + 0.4 * stretch - 0.3 * units[26], 0.1, 1.0))
 
     def lip_gap(self, displacement: np.ndarray) -> float:
         """How far the lips are parted (IPD units): the largest vertical distance, in the face

@@ -50,7 +50,9 @@ class RenderedFrames(Sequence[np.ndarray]):
             raise TypeError("frames are read one at a time: frames[i], or iterate")
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} of a clip of {len(self)}")
-        return self._renderer.render(self._rig.displacement(self._motion, int(index) % len(self)))
+        index = int(index) % len(self)
+        displacement = self._rig.displacement(self._motion, index)
+        return self._renderer.render(displacement, self._rig.teeth(self._motion, index))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for index in range(len(self)):
@@ -149,6 +151,7 @@ class TalkingHeadPipeline(DiffusionPipeline):
         sample_rate: int | None = None,
         alignment: Sequence[PhonemeTiming] | None = None,
         transcript: str | None = None,
+        sentence_starts: Sequence[float] | None = None,
         mouth: str = "auto",
         fps: float | None = None,
         size: int | None = None,
@@ -168,6 +171,8 @@ class TalkingHeadPipeline(DiffusionPipeline):
             alignment: phoneme timing of the audio in seconds (emogen's TTS gives it: the
                 `alignment` of each `SpeechChunk`, moved by the chunk's start).
             transcript: what is said, when known (helps timing visemes from the audio).
+            sentence_starts: when each sentence starts (seconds), to time an emotion curve over
+                sentences such as a dialogue plan (a TTS output's `sentence_starts`).
             mouth: where the mouth comes from: "alignment", "learned" (the motion model),
                 "rules" (visemes timed by Whisper) or "auto" (the first available of these).
             fps: frames per second (default the pipeline's; 1-60).
@@ -191,7 +196,7 @@ class TalkingHeadPipeline(DiffusionPipeline):
             raise EmogenError(f"size must be between 64 and 2048 pixels, got {size}")
         if mouth not in MOUTH_SOURCES:
             raise EmogenError(f"mouth must be one of {MOUTH_SOURCES}, got {mouth!r}")
-        curve = self._curve(emotion, intensity)
+        curve = self._curve(emotion, intensity, sentence_starts)
         seed = resolve_seed(generator)
         seed = self.config.seed if seed is None else seed
         image = load_portrait(portrait, max_size=self.config.max_image_size)
@@ -228,13 +233,19 @@ class TalkingHeadPipeline(DiffusionPipeline):
         return TalkingHeadOutput(frames, fps, waveform, rate, motion)
 
     @staticmethod
-    def _curve(emotion: EmotionLike | EmotionCurve, intensity: float | None) -> EmotionCurve:
+    def _curve(
+        emotion: EmotionLike | EmotionCurve,
+        intensity: float | None,
+        sentence_starts: Sequence[float] | None,
+    ) -> EmotionCurve:
         curve = as_curve(emotion)
         if curve.unit != "seconds":
-            raise EmogenError(
-                "the talking head follows curves over seconds ('happy@0 -> sad@2.5'); for a "
-                "sentence plan, time its keyframes with the speech's sentence starts first"
-            )
+            if sentence_starts is None:
+                raise EmogenError(
+                    "the talking head follows curves over seconds ('happy@0 -> sad@2.5'); a "
+                    "curve over sentences needs sentence_starts (a TTS output gives them)"
+                )
+            curve = curve.timed(sentence_starts)
         check_intensity(intensity)
         return curve if intensity is None else curve.with_intensity(float(intensity))
 

@@ -62,6 +62,9 @@ class EmotionalSpeechOutput(BaseOutput):
         emotions: per input, the emotion used for each sentence (TTS) or the whole clip (VC).
         sentences: per input, the sentences spoken (TTS) or `[]` (VC).
         source_emotions: VC only: per input, the emotion taken out (given or estimated).
+        sentence_starts: TTS only: per input, when each sentence starts (seconds).
+        alignments: TTS only: per input, when each phoneme is spoken (seconds from the start
+            of the waveform; None when the voice gives no alignment), e.g. for the talking head.
     """
 
     audios: list
@@ -69,6 +72,8 @@ class EmotionalSpeechOutput(BaseOutput):
     emotions: list[list[Emotion]]
     sentences: list[list[str]]
     source_emotions: list[Emotion] | None = None
+    sentence_starts: list[list[float]] | None = None
+    alignments: list[list[PhonemeTiming] | None] | None = None
 
 
 @dataclass
@@ -428,7 +433,7 @@ class EmotionalTTSPipeline(DiffusionPipeline):
                 "the rule-based renderer ignores emotion_guidance_scale/num_inference_steps"
             )
         seed = resolve_seed(generator)
-        audios, used, spoken = [], [], []
+        audios, used, spoken, starts, alignments = [], [], [], [], []
         for item in texts:
             # 2. encode the condition; 3-5. synthesise, render and join each sentence. Every item
             # starts from the same seed, so a batch equals its items spoken one by one.
@@ -450,8 +455,30 @@ class EmotionalTTSPipeline(DiffusionPipeline):
             audios.append(np.concatenate([c.audio for c in chunks]).astype(np.float32))
             used.append([c.emotion for c in chunks])
             spoken.append([c.sentence for c in chunks])
+            starts.append(_chunk_starts(chunks))
+            alignments.append(_joined_alignment(chunks, starts[-1]))
         # 6. post-process
         audios = [to_output(a, output_type) for a in audios]
         if not return_dict:
             return audios, self.voice.sample_rate
-        return EmotionalSpeechOutput(audios, self.voice.sample_rate, used, spoken)
+        return EmotionalSpeechOutput(
+            audios, self.voice.sample_rate, used, spoken, None, starts, alignments
+        )
+
+
+def _chunk_starts(chunks: Sequence[SpeechChunk]) -> list[float]:
+    lengths = [len(chunk.audio) / chunk.sample_rate for chunk in chunks]
+    return [float(x) for x in np.concatenate([[0.0], np.cumsum(lengths)[:-1]])] if chunks else []
+
+
+def _joined_alignment(
+    chunks: Sequence[SpeechChunk], starts: Sequence[float]
+) -> list[PhonemeTiming] | None:
+    # Each chunk's phoneme timing moved by the chunk's start, over the whole waveform.
+    if any(chunk.alignment is None for chunk in chunks):
+        return None
+    return [
+        PhonemeTiming(timing.phoneme, timing.start + start, timing.end + start)
+        for chunk, start in zip(chunks, starts)
+        for timing in chunk.alignment
+    ]
