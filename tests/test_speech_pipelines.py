@@ -121,8 +121,9 @@ def test_shipped_folders_match_the_defaults_built_in_code(cls):
 def test_unknown_pipeline_name_is_an_error_with_close_matches():
     with pytest.raises(EmogenError, match=r"Did you mean 'tts-default'") as error:
         load_pipeline("tts-defualt")
-    assert "Known: dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion" in str(
-        error.value
+    assert (
+        "Known: dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
+        in str(error.value)
     )
 
 
