@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
+def tts_default():
+    """The shipped rule-based TTS (`pipelines/tts-default`), loaded once for the face tests."""
+    from emogen.pipelines import load_pipeline
+
+    return load_pipeline("tts-default")
+
+
+@pytest.fixture(scope="session")
 def detector():
     """One MediaPipe face landmark detector for the face tests."""
     from emogen.face import FaceLandmarkDetector

@@ -17,7 +17,6 @@ from emogen.face.renderer import FaceRenderer
 from emogen.face.rig import FaceRig, MotionTrack
 from emogen.face.video import probe_video, read_video, write_video
 from emogen.face.visemes import MOUTH_PARAMETERS
-from emogen.pipelines import load_pipeline
 from emogen.pipelines.talking_head import TalkingHeadPipeline
 from emogen.speech.voice import PhonemeTiming
 
@@ -182,9 +181,8 @@ def test_video_failure_leaves_no_file(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def speech() -> tuple[np.ndarray, int, list[PhonemeTiming]]:
-    tts = load_pipeline("tts-default")
-    (chunk,) = tts.stream("Hello, my friend.", emotion="happy", generator=0)
+def speech(tts_default) -> tuple[np.ndarray, int, list[PhonemeTiming]]:
+    (chunk,) = tts_default.stream("Hello, my friend.", emotion="happy", generator=0)
     return chunk.audio, chunk.sample_rate, chunk.alignment
 
 
@@ -218,9 +216,8 @@ def test_pipeline_end_to_end_mp4(pipe, portraits, speech, tmp_path):
 ACTION_UNITS_INDEX = {au: i for i, au in enumerate(ACTION_UNITS)}
 
 
-def test_pipeline_follows_a_tts_output_and_a_sentence_plan(pipe, portraits):
-    tts = load_pipeline("tts-default")
-    out = tts("I passed! But my friend did not.", emotion="neutral", generator=0)
+def test_pipeline_follows_a_tts_output_and_a_sentence_plan(pipe, portraits, tts_default):
+    out = tts_default("I passed! But my friend did not.", emotion="neutral", generator=0)
     starts, alignment = out.sentence_starts[0], out.alignments[0]
     assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0.5
     assert alignment[-1].end <= len(out.audios[0]) / out.sample_rate + 1e-6

@@ -1,9 +1,11 @@
 """Faces for the talking head (DESIGN.md, pipeline 3): portrait landmarks, the emotion ->
-facial action unit mapping of the expression rig, and visemes timed from phonemes."""
+facial action unit mapping of the expression rig, and visemes timed from phonemes (known, or
+aligned from the audio alone)."""
 
 from __future__ import annotations
 
 from .action_units import ACTION_UNITS, PROTOTYPES, action_unit_track, action_units
+from .audio_timing import align_audio, mouth_track_from_audio
 from .landmarks import (
     NUM_LANDMARKS,
     FaceError,
@@ -25,8 +27,10 @@ __all__ = [
     "FaceLandmarks",
     "action_unit_track",
     "action_units",
+    "align_audio",
     "default_model_path",
     "load_portrait",
     "mouth_track",
+    "mouth_track_from_audio",
     "viseme_segments",
 ]
