@@ -343,6 +343,34 @@ def _whisper(model_dir: str, num_threads: int) -> WhisperModel:
     )
 
 
+def _decode(
+    audio: np.ndarray | str | os.PathLike,
+    sample_rate: int | None,
+    beam_size: int,
+    num_threads: int,
+    model_dir: str | os.PathLike | None,
+    words: bool,
+) -> list:
+    # The decoding `transcribe` documents; with `words`, word timestamps instead of none.
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise EmogenError(f"beam_size must be an int >= 1, got {beam_size!r}")
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise EmogenError(f"num_threads must be an int >= 1, got {num_threads!r}")
+    waveform = _load_mono(audio, sample_rate, ASR_SAMPLE_RATE)
+    model_dir = whisper_model_dir() if model_dir is None else Path(model_dir)
+    segments, _ = _whisper(str(model_dir), num_threads).transcribe(
+        waveform,
+        language="en",
+        beam_size=beam_size,
+        temperature=0.0,
+        condition_on_previous_text=False,
+        without_timestamps=not words,
+        word_timestamps=words,
+        vad_filter=False,
+    )
+    return list(segments)
+
+
 def transcribe(
     audio: np.ndarray | str | os.PathLike,
     sample_rate: int | None = None,
@@ -380,22 +408,7 @@ def transcribe(
         >>> transcribe(out.audio, out.sample_rate)
         'Please call Stella.'
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise EmogenError(f"beam_size must be an int >= 1, got {beam_size!r}")
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise EmogenError(f"num_threads must be an int >= 1, got {num_threads!r}")
-    waveform = _load_mono(audio, sample_rate, ASR_SAMPLE_RATE)
-    model_dir = whisper_model_dir() if model_dir is None else Path(model_dir)
-    model = _whisper(str(model_dir), num_threads)
-    segments, _ = model.transcribe(
-        waveform,
-        language="en",
-        beam_size=beam_size,
-        temperature=0.0,
-        condition_on_previous_text=False,
-        without_timestamps=True,
-        vad_filter=False,
-    )
+    segments = _decode(audio, sample_rate, beam_size, num_threads, model_dir, words=False)
     return " ".join(segment.text.strip() for segment in segments).strip()
 
 
@@ -424,21 +437,7 @@ def transcribe_words(
         >>> transcribe_words(out.audio, out.sample_rate)[:2]
         [('Please', 0.0, 0.34), ('call', 0.34, 0.6)]
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise EmogenError(f"beam_size must be an int >= 1, got {beam_size!r}")
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise EmogenError(f"num_threads must be an int >= 1, got {num_threads!r}")
-    waveform = _load_mono(audio, sample_rate, ASR_SAMPLE_RATE)
-    model_dir = whisper_model_dir() if model_dir is None else Path(model_dir)
-    segments, _ = _whisper(str(model_dir), num_threads).transcribe(
-        waveform,
-        language="en",
-        beam_size=beam_size,
-        temperature=0.0,
-        condition_on_previous_text=False,
-        word_timestamps=True,
-        vad_filter=False,
-    )
+    segments = _decode(audio, sample_rate, beam_size, num_threads, model_dir, words=True)
     return [
         (word.word.strip(), float(word.start), float(word.end))
         for segment in segments
