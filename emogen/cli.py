@@ -359,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, help="seed of the reply's choices")
 
     sub = add("talk", _cmd_talk, "animate a portrait speaking an audio file with an emotion (MP4)")
-    sub.add_argument("portrait", help="portrait image (jpg, png, ...; one clearly visible face)")
+    sub.add_argument(
+        "portrait",
+        help="portrait image (jpg, png, ...; one clearly visible face), or a sample that ships "
+        "offline: astronaut, grace_hopper",
+    )
     sub.add_argument("audio", help="speech audio (wav, flac, ogg, mp3; at most 5 minutes)")
     sub.add_argument("--out", required=True, help="output .mp4 file (H.264 + AAC)")
     sub.add_argument("--emotion", help="the face's emotion, any form `emogen emotion` accepts")

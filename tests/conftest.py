@@ -40,13 +40,9 @@ def detector():
 def portraits() -> dict:
     """The two bundled portraits: skimage's astronaut (smiling) and matplotlib's Grace Hopper
     (neutral), as RGB arrays."""
-    import matplotlib.cbook
-    import skimage.data
+    from emogen.face import SAMPLE_PORTRAITS, load_portrait
 
-    from emogen.face import load_portrait
-
-    grace = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    return {"astronaut": skimage.data.astronaut(), "grace_hopper": load_portrait(grace)}
+    return {name: load_portrait(name) for name in SAMPLE_PORTRAITS}
 
 
 @pytest.fixture(scope="session")

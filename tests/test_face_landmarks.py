@@ -105,3 +105,16 @@ def test_detector_config_round_trip_and_model_file(tmp_path):
     FaceLandmarkDetector(max_faces=2, min_face_size=80).save_pretrained(tmp_path)
     loaded = FaceLandmarkDetector.from_pretrained(tmp_path)
     assert loaded.config.max_faces == 2 and loaded.config.min_face_size == 80
+
+
+def test_sample_portraits_ship_offline(tmp_path, monkeypatch):
+    import skimage.data
+
+    assert np.array_equal(load_portrait("astronaut"), skimage.data.astronaut())
+    assert load_portrait("grace_hopper").shape == (600, 512, 3)
+    # A file of that name in the working folder wins over the sample.
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "astronaut", format="PNG")
+    assert load_portrait("astronaut").shape == (8, 8, 3)
+    with pytest.raises(FaceError, match="no image file"):
+        load_portrait("einstein")

@@ -70,13 +70,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def portraits() -> dict[str, np.ndarray]:
-    import matplotlib.cbook
-    import skimage.data
+    from emogen.face import SAMPLE_PORTRAITS, load_portrait
 
-    from emogen.face import load_portrait
-
-    grace = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    return {"astronaut": skimage.data.astronaut(), "grace_hopper": load_portrait(grace)}
+    return {name: load_portrait(name) for name in SAMPLE_PORTRAITS}
 
 
 def sentences(count: int) -> list[str]:

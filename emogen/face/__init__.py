@@ -8,11 +8,13 @@ from .action_units import ACTION_UNITS, PROTOTYPES, action_unit_track, action_un
 from .audio_timing import align_audio, mouth_track_from_audio
 from .landmarks import (
     NUM_LANDMARKS,
+    SAMPLE_PORTRAITS,
     FaceError,
     FaceLandmarkDetector,
     FaceLandmarks,
     default_model_path,
     load_portrait,
+    sample_portrait_path,
 )
 from .visemes import MOUTH_PARAMETERS, VISEMES, mouth_track, viseme_segments
 
@@ -21,6 +23,7 @@ __all__ = [
     "MOUTH_PARAMETERS",
     "NUM_LANDMARKS",
     "PROTOTYPES",
+    "SAMPLE_PORTRAITS",
     "VISEMES",
     "FaceError",
     "FaceLandmarkDetector",
@@ -32,5 +35,6 @@ __all__ = [
     "load_portrait",
     "mouth_track",
     "mouth_track_from_audio",
+    "sample_portrait_path",
     "viseme_segments",
 ]

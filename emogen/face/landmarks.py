@@ -85,8 +85,26 @@ def default_model_path() -> Path:
     )
 
 
+# Portraits that ship offline inside installed wheels: name -> (package, path inside it).
+SAMPLE_PORTRAITS = {
+    "astronaut": ("skimage", ("data", "astronaut.png")),  # Eileen Collins, NASA, public domain
+    "grace_hopper": ("matplotlib", ("mpl-data", "sample_data", "grace_hopper.jpg")),  # US Navy
+}
+
+
+def sample_portrait_path(name: str) -> Path:
+    """The file of a bundled sample portrait ("astronaut" or "grace_hopper")."""
+    if name not in SAMPLE_PORTRAITS:
+        raise FaceError(f"no sample portrait {name!r}; the samples are {sorted(SAMPLE_PORTRAITS)}")
+    path = package_file(SAMPLE_PORTRAITS[name][0], *SAMPLE_PORTRAITS[name][1])
+    if path is None:
+        raise FaceError(f"the sample portrait {name!r} is not installed (`make install` adds it)")
+    return path
+
+
 def load_portrait(image: Any, max_size: int = 2048) -> np.ndarray:
-    """An RGB `(H, W, 3)` uint8 array from a path, a PIL image or an array.
+    """An RGB `(H, W, 3)` uint8 array from a path, a PIL image, an array, or the name of a sample
+    portrait that ships offline ("astronaut", "grace_hopper"; an existing file of that name wins).
 
     EXIF orientation is applied, greyscale is expanded, an alpha channel is composited over
     white, and an image whose larger side exceeds `max_size` is downscaled (with a log line).
@@ -99,6 +117,8 @@ def load_portrait(image: Any, max_size: int = 2048) -> np.ndarray:
 
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
+        if not path.exists() and str(image) in SAMPLE_PORTRAITS:
+            path = sample_portrait_path(str(image))
         if not path.is_file():
             raise FaceError(f"no image file at {path}")
         try:
