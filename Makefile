@@ -52,6 +52,7 @@ demo: install
 	  --out demo-output/happy.wav
 	$(BIN)/emogen vc demo-output/happy.wav --emotion sad --intensity 0.7 --out demo-output/sad.wav
 	$(BIN)/emogen chat "My exam is tomorrow and I haven't slept." --json
+	$(BIN)/emogen talk astronaut demo-output/happy.wav --emotion happy --out demo-output/talk.mp4
 
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
