@@ -14,6 +14,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +170,25 @@ def _rgb_array(array: np.ndarray) -> np.ndarray:
     raise FaceError(f"an image array is (H, W), (H, W, 3) or (H, W, 4); got shape {array.shape}")
 
 
+@contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    # MediaPipe's C++ logging writes info lines ("Created TensorFlow Lite XNNPACK delegate",
+    # "Feedback manager requires ...") straight to file descriptor 2 on every start; silence that
+    # descriptor around its calls (Python's own exceptions are raised after it is restored).
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to redirect
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _close_quietly(landmarker: Any) -> None:
     """Close a FaceLandmarker at exit. By then mediapipe's executor may be shut down, and its
     own __del__ would print a traceback during teardown; a landmarker without a handle is one it
@@ -213,7 +234,8 @@ class FaceLandmarkDetector(EmogenComponent):
                 num_faces=self.config.max_faces,
                 output_face_blendshapes=True,
             )
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            with _native_stderr_quiet():
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
             atexit.register(_close_quietly, self._landmarker)
         return self._landmarker
 
@@ -223,7 +245,9 @@ class FaceLandmarkDetector(EmogenComponent):
 
         image = np.ascontiguousarray(_rgb_array(np.asarray(image)))
         height, width = image.shape[:2]
-        result = self._detector().detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=image))
+        detector = self._detector()
+        with _native_stderr_quiet():
+            result = detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=image))
         faces = []
         for index, landmarks in enumerate(result.face_landmarks):
             points = np.array([[p.x * width, p.y * height, p.z * width] for p in landmarks])
