@@ -12,7 +12,8 @@ Clips come from `TalkingHeadPipeline` (pipelines/talking-head) through its publi
   intensity 0, and the intended class's mean probability per intensity (should rise).
 - Lip sync: landmarks re-detected on every output frame; Pearson correlation between mouth
   opening (`mouth_opening`) and the speech loudness envelope (target >= 0.5), and the share of
-  frames in pauses (`silent_frames`) where the mouth is closed; for each mouth source: the TTS's
+  frames in pauses (`silent_frames`) where the mouth is closed, on clips of two sentences (so
+  each holds a pause), neutral, happy and sad in turn; for each mouth source: the TTS's
   phoneme timing, the learned audio-to-motion model and visemes timed by Whisper (the last two
   see only the audio).
 - Identity and background: SSIM outside the dilated face region (`background_ssim`) of every
@@ -155,7 +156,9 @@ def lip_sync(pipe, tts, images, detector, texts, seed, sources) -> dict:
 
     records = {source: [] for source in sources}
     ssims = []
-    for index, text in enumerate(texts):
+    # Clips of two sentences each, so that each holds a pause where the mouth should rest.
+    pairs = [" ".join(texts[i : i + 2]) for i in range(0, len(texts) - 1, 2)]
+    for index, text in enumerate(pairs):
         speech = speak(tts, text, ["neutral", "happy", "sad"][index % 3], seed)
         for image in images.values():
             for source in sources:
@@ -283,7 +286,7 @@ def main() -> None:
     classifier = ExpressionClassifier()
     images = portraits()
     intensities = [0.0, 0.5, 1.0] if args.quick else INTENSITIES
-    texts = sentences(2 if args.quick else 6)
+    texts = sentences(4 if args.quick else 12)
     sources = ["alignment", *(["learned"] if pipe.motion_model is not None else []), "rules"]
 
     started = time.perf_counter()

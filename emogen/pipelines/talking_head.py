@@ -23,7 +23,7 @@ from ..face.motion import blink_track, frame_loudness, gaze_track, head_track
 from ..face.renderer import FaceRenderer
 from ..face.rig import FaceRig, MotionTrack
 from ..face.video import write_video
-from ..face.visemes import mouth_track
+from ..face.visemes import MOUTH_PARAMETERS, mouth_track
 from ..speech.audio import load_audio
 from ..speech.voice import PhonemeTiming
 from .utils import check_intensity, resolve_seed
@@ -33,6 +33,7 @@ __all__ = ["RenderedFrames", "TalkingHeadOutput", "TalkingHeadPipeline"]
 logger = logging.getLogger(__name__)
 
 MOUTH_SOURCES = ("auto", "alignment", "learned", "rules")
+VOCAL_EFFORT = 0.4  # the share of the jaw's opening that follows the frame's loudness
 
 
 class RenderedFrames(Sequence[np.ndarray]):
@@ -216,6 +217,10 @@ class TalkingHeadPipeline(DiffusionPipeline):
         mouth_motion = self._mouth(waveform, rate, times, curve, alignment, transcript, mouth, seed)
         arousal = curve.vad_track(times)[:, 1]
         loudness = frame_loudness(waveform, rate, times)
+        # Vocal effort: louder syllables open the jaw wider (Schulman 1989, "Articulatory
+        # dynamics of loud and normal speech"), so the jaw follows the loudness in part.
+        jaw = MOUTH_PARAMETERS.index("jaw_open")
+        mouth_motion[:, jaw] *= 1 - VOCAL_EFFORT + VOCAL_EFFORT * loudness
         rotation, shift = head_track(times, arousal, loudness, seed)
         motion = MotionTrack(
             action_unit_track(curve, times),
