@@ -1,20 +1,22 @@
 """How the expression rig's sizes were chosen: a local random search against fer's classifier.
 
-Each action unit of `emogen.face.rig._AU_HANDLES` moves its handle landmarks by a vector; the
-search scales each vector component (and the lips' parting, the head's bow and the eyes' drop,
-`_LIPS_PART`, `_HEAD_DOWN`, `_EYES_DOWN`) by a factor in [0.3, 2.5]. A candidate changes a
+Each action unit of `emogen.face.rig._AU_HANDLES` (and each combination of `_COMBINATIONS`)
+moves its handle landmarks by a vector; the search scales each vector component (and the lips'
+parting, the head's bow and the eyes' drop, `_LIPS_PART`, `_HEAD_DOWN`, `_EYES_DOWN`) by a
+factor in [0.3, 2.5]. A candidate changes a
 quarter of the factors of the best so far by a log-normal step (sigma 0.3) and is kept when it
 scores higher. The score is the classifier's probability of the intended class on still frames
 of both sample portraits, for neutral (intensity 0) and the six basic emotions at intensity 1,
 weighted 2 for neutral, happy, sad, angry and surprised, 1 for afraid and disgusted.
 
-The rig's values in emogen/face/rig.py come from such a search (the best of 404 candidates,
-seed 1, started from the hand-set sizes of commit 177eff0 with the brow lowerer and the lip
-corner pullers reshaped), with two factors then capped by hand where the face folded: the
-inner brows pulled together by at most 0.14 IPD (the search wanted 0.275, which crosses the
-midline) and the nose wings raised by at most 0.12 (it wanted 0.195). Because the benchmark
-reads the same two portraits with the same classifier, its expression numbers are not an
-independent test of the rig. Run again, this script searches on from the current values.
+The rig's values in emogen/face/rig.py come from two such searches: 404 candidates (seed 1)
+from the hand-set sizes of commit 177eff0, capped by hand where the face folded (inner brows
+pulled together by at most 0.14 IPD, nose wings raised by at most 0.12), then, after the brow
+lowerer was reshaped into a V and the 1+4 combination added, 300 more (seed 2), with the lip
+corners' outward pull capped at 0.25 IPD (the search wanted 0.37, a caricature). Because the
+benchmark reads the same two portraits with the same classifier, its expression numbers are
+not an independent test of the rig. Run again, this script searches on from the current
+values.
 
     .venv/bin/python benchmarks/talking_head/tune_rig.py --iterations 400   # ~15 minutes
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 
 import numpy as np
 
@@ -50,17 +51,20 @@ def main() -> None:
     detector, classifier = FaceLandmarkDetector(), ExpressionClassifier()
     images = {name: load_portrait(name) for name in SAMPLE_PORTRAITS}
     faces = {name: detector.detect_one(image) for name, image in images.items()}
-    base = copy.deepcopy(rig_module._AU_HANDLES)
+    # The handle lists of every AU and AU combination, each vector component a factor.
+    tables = {"au": rig_module._AU_HANDLES, "combination": rig_module._COMBINATIONS}
+    base = {(table, unit): copy.deepcopy(groups) for table, entries in tables.items()
+            for unit, groups in entries.items()}  # fmt: skip
     extras = ("_LIPS_PART", "_HEAD_DOWN", "_EYES_DOWN")
     base_extra = {name: getattr(rig_module, name) for name in extras}
     keys = [(unit, group, axis) for unit, groups in base.items() for group in range(len(groups))
             for axis in (0, 1) if groups[group][1][axis] != 0] + list(extras)  # fmt: skip
 
     def score(factors: dict) -> float:
-        for unit, groups in base.items():
-            rig_module._AU_HANDLES[unit] = [
-                (handles, (du * factors[(unit, g, 0)] if du else 0.0,
-                           dv * factors[(unit, g, 1)] if dv else 0.0), sigma)
+        for (table, unit), groups in base.items():
+            tables[table][unit] = [
+                (handles, (du * factors[((table, unit), g, 0)] if du else 0.0,
+                           dv * factors[((table, unit), g, 1)] if dv else 0.0), sigma)
                 for g, (handles, (du, dv), sigma) in enumerate(groups)
             ]  # fmt: skip
         for name in extras:
@@ -98,7 +102,14 @@ def main() -> None:
         if value > best_score:
             best, best_score = candidate, value
             print(iteration, round(best_score, 3), flush=True)
-    print(json.dumps({str(key): round(factor, 3) for key, factor in best.items()}, indent=1))
+    for (table, unit), groups in base.items():
+        scaled = [
+            (handles, (round(du * best.get(((table, unit), g, 0), 1.0), 3),
+                       round(dv * best.get(((table, unit), g, 1), 1.0), 3)), sigma)
+            for g, (handles, (du, dv), sigma) in enumerate(groups)
+        ]  # fmt: skip
+        print(table, unit, scaled)
+    print({name: round(base_extra[name] * best[name], 3) for name in extras})
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ facial animation (Waters 1987, "A muscle model for animating three-dimensional f
 expression"). The directions follow the FACS appearance changes (Ekman, Friesen & Hager 2002,
 "FACS Manual"); the sizes are emogen's: a local random search over them maximised the
 probability that fer's expression classifier (FER-2013) gives the intended class on the two
-sample portraits, within caps that keep the mesh from folding (inner brows pulled together by
-at most 0.14 IPD, nose wings raised by at most 0.12). So the expression benchmark measures the
-rig on the portraits it was tuned on (benchmarks/talking_head/RESULTS.md). At full intensity
-AU12 pulls the lip corners up by 0.31 IPD and out by 0.2, a broad grin.
+sample portraits (benchmarks/talking_head/tune_rig.py), within caps that keep the face from
+folding or caricature (lip corners pulled out by at most 0.25 IPD). So the expression benchmark
+measures the rig on the portraits it was tuned on (benchmarks/talking_head/RESULTS.md). At full
+intensity AU12 pulls the lip corners up by 0.26 IPD and out by 0.25, a broad grin.
 
 The mouth is absolute, not relative: the lower inner lip is placed at the upper inner lip plus
 a target gap, so a portrait photographed with an open mouth still closes it for the rest viseme
@@ -65,11 +65,11 @@ RIG_ANCHOR_RINGS = ((1.35, 0.8), (2.0, 0.0))
 # Mouth sizes in IPD units: the largest inner-lip gap (jaw fully open) and the chin's travel.
 _MAX_GAP = 0.42
 _JAW_TRAVEL = 0.32
-# AU54 and AU64 at intensity 1: the head bows 8.5 degrees, the irises drop 0.026 IPD.
-_HEAD_DOWN = 8.5
-_EYES_DOWN = 0.026
+# AU54 and AU64 at intensity 1: the head bows 6.5 degrees, the irises drop 0.036 IPD.
+_HEAD_DOWN = 6.5
+_EYES_DOWN = 0.036
 # The lips part (AU25) by this much of the IPD at intensity 1.
-_LIPS_PART = 0.25
+_LIPS_PART = 0.28
 
 
 @dataclass
@@ -130,20 +130,20 @@ class MotionTrack:
 # du points away from the midline (mirrored with the side).
 _AU_HANDLES: dict[int, list[tuple[list[int], tuple[float, float], float]]] = {
     1: [(_RIGHT_BROW_INNER, (0.0, -0.15), 0.16)],
-    2: [(_RIGHT_BROW_OUTER, (0.0, -0.17), 0.16)],
-    4: [(_RIGHT_BROW_INNER, (-0.14, 0.06), 0.15), (_RIGHT_BROW_OUTER, (-0.06, 0.19), 0.15)],
-    5: [(RIGHT_EYE_UPPER[2:7], (0.0, -0.06), 0.06)],
-    6: [(_RIGHT_CHEEK, (0.0, -0.08), 0.16), (RIGHT_EYE_LOWER[2:7], (0.0, -0.04), 0.05)],
-    7: [(RIGHT_EYE_LOWER[2:7], (0.0, -0.015), 0.05), (RIGHT_EYE_UPPER[2:7], (0.0, 0.024), 0.05)],
+    2: [(_RIGHT_BROW_OUTER, (0.0, -0.26), 0.16)],
+    4: [(_RIGHT_BROW_INNER, (-0.11, 0.2), 0.15), (_RIGHT_BROW_OUTER, (-0.047, 0.0), 0.15)],
+    5: [(RIGHT_EYE_UPPER[2:7], (0.0, -0.04), 0.06)],
+    6: [(_RIGHT_CHEEK, (0.0, -0.065), 0.16), (RIGHT_EYE_LOWER[2:7], (0.0, -0.04), 0.05)],
+    7: [(RIGHT_EYE_LOWER[2:7], (0.0, -0.021), 0.05), (RIGHT_EYE_UPPER[2:7], (0.0, 0.015), 0.05)],
     9: [
-        (_RIGHT_NOSE_WING, (0.0, -0.12), 0.09),
-        (_RIGHT_UPPER_LIP, (0.0, -0.075), 0.08),
-        (_RIGHT_BROW_INNER, (-0.056, 0.05), 0.14),
+        (_RIGHT_NOSE_WING, (0.0, -0.087), 0.09),
+        (_RIGHT_UPPER_LIP, (0.0, -0.069), 0.08),
+        (_RIGHT_BROW_INNER, (-0.056, 0.027), 0.14),
     ],
-    12: [(_RIGHT_CORNER, (0.2, -0.31), 0.22)],
-    15: [(_RIGHT_CORNER, (0.02, 0.11), 0.24)],
+    12: [(_RIGHT_CORNER, (0.25, -0.26), 0.22)],
+    15: [(_RIGHT_CORNER, (0.026, 0.121), 0.24)],
     16: [],  # the lower lip: part of the mouth gap (FaceRig._mouth)
-    20: [(_RIGHT_CORNER, (0.18, 0.06), 0.22)],
+    20: [(_RIGHT_CORNER, (0.175, 0.047), 0.22)],
     23: [(_RIGHT_CORNER, (-0.05, 0.0), 0.16)],
     25: [],  # lips part: part of the mouth gap
     26: [],  # the jaw: part of the mouth gap
@@ -151,6 +151,21 @@ _AU_HANDLES: dict[int, list[tuple[list[int], tuple[float, float], float]]] = {
     54: [],  # head down: part of the head pose
     64: [(RIGHT_EYE_UPPER[2:7], (0.0, 0.02), 0.05)],  # eyes down: the lids follow the irises
 }
+# Combinations with an appearance of their own (FACS Manual, "1+4": the inner brows raised
+# and drawn together while the brows' outer parts are lowered, the oblique brows of sadness);
+# it acts with the weaker AU's intensity, so AU4 alone lowers the brows in a V (anger).
+_COMBINATIONS: dict[tuple[int, int], list[tuple[list[int], tuple[float, float], float]]] = {
+    (1, 4): [(_RIGHT_BROW_OUTER, (-0.017, 0.264), 0.15), (_RIGHT_BROW_INNER, (0.0, -0.113), 0.15)],
+}
+
+
+def _with_combinations(units: np.ndarray) -> np.ndarray:
+    # AU intensities (ACTION_UNITS order) followed by each combination's (the weaker AU's).
+    index = {unit: i for i, unit in enumerate(ACTION_UNITS)}
+    both = [min(units[index[a]], units[index[b]]) for a, b in _COMBINATIONS]
+    return np.concatenate([units, both])
+
+
 # MediaPipe blendshapes (ARKit names) that show each AU in the portrait itself.
 _AU_BLENDSHAPES = {
     1: ["browInnerUp"],
@@ -227,27 +242,34 @@ class FaceRig:
     # -- set-up -------------------------------------------------------------------------------
 
     def _action_unit_basis(self) -> np.ndarray:
-        # (A, N, 2) displacement in the face frame of each AU at intensity 1.
-        basis = np.zeros((len(ACTION_UNITS), NUM_LANDMARKS, 2))
-        for column, unit in enumerate(ACTION_UNITS):
-            for handles, (du, dv), sigma in _AU_HANDLES[unit]:
-                for side in (-1.0, 1.0):  # right side (u < 0), then the left
-                    side_handles = handles if side < 0 else [_mirror(h, self.uv) for h in handles]
-                    distance = np.linalg.norm(
-                        self.uv[:NUM_LANDMARKS, None] - self.uv[None, side_handles], axis=2
-                    ).min(1)
-                    falloff = np.exp(-(distance**2) / (2 * sigma**2))
-                    # Only this side's half of the face (a soft edge at the midline).
-                    half = 1 / (1 + np.exp(-side * self.uv[:NUM_LANDMARKS, 0] / 0.05))
-                    basis[column] += (falloff * half)[:, None] * np.array([side * du, dv])
-        return basis
+        # (A + C, N, 2): the displacement in the face frame of each AU at intensity 1, then of
+        # each combination's own appearance.
+        lists = [_AU_HANDLES[unit] for unit in ACTION_UNITS] + list(_COMBINATIONS.values())
+        return np.stack([self._handle_field(handles) for handles in lists])
+
+    def _handle_field(self, groups: list[tuple[list[int], tuple[float, float], float]]):
+        field = np.zeros((NUM_LANDMARKS, 2))
+        for handles, (du, dv), sigma in groups:
+            for side in (-1.0, 1.0):  # right side (u < 0), then the left
+                side_handles = handles if side < 0 else [_mirror(h, self.uv) for h in handles]
+                distance = np.linalg.norm(
+                    self.uv[:NUM_LANDMARKS, None] - self.uv[None, side_handles], axis=2
+                ).min(1)
+                falloff = np.exp(-(distance**2) / (2 * sigma**2))
+                # Only this side's half of the face (a soft edge at the midline).
+                half = 1 / (1 + np.exp(-side * self.uv[:NUM_LANDMARKS, 0] / 0.05))
+                field += (falloff * half)[:, None] * np.array([side * du, dv])
+        return field
 
     def _portrait_action_units(self, blendshapes: dict[str, float]) -> np.ndarray:
-        units = np.zeros(len(ACTION_UNITS))
+        units = np.zeros(len(ACTION_UNITS) + len(_COMBINATIONS))
         for column, unit in enumerate(ACTION_UNITS):
             names = _AU_BLENDSHAPES.get(unit, [])
             if names and all(name in blendshapes for name in names):
                 units[column] = float(np.mean([blendshapes[name] for name in names]))
+        units[len(ACTION_UNITS) :] = _with_combinations(units[: len(ACTION_UNITS)])[
+            len(ACTION_UNITS) :
+        ]
         return units
 
     def _jaw_weights(self) -> np.ndarray:
@@ -266,7 +288,7 @@ class FaceRig:
 
     def displacement(self, track: MotionTrack, frame: int) -> np.ndarray:
         """`(P, 2)` pixel displacement of `points` at one frame of a track."""
-        units = track.action_units[frame] - self._portrait_units
+        units = _with_combinations(track.action_units[frame]) - self._portrait_units
         uv = np.tensordot(units, self._basis, axes=1)  # (N, 2) expression in the face frame
         uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
         uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
