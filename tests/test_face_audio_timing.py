@@ -160,3 +160,21 @@ def test_bad_inputs_raise():
         align_audio(speech, rate, method="phonemes")
     with pytest.raises(EmogenError, match="1-D"):
         mouth_track_from_audio(speech, rate, times[None])
+
+
+def test_known_timing_rests_in_the_audios_pauses():
+    from emogen.face.audio_timing import rest_in_pauses
+
+    rate = 16000
+    tone = 0.3 * np.sin(np.arange(rate // 2) * 0.3).astype(np.float32)
+    audio = np.concatenate([tone, np.zeros(rate // 2, np.float32), tone])  # 0.5 s pause at 0.5
+    # The "a" runs 0.3 s into the pause, as a synthesiser's last phoneme of a sentence can.
+    alignment = [PhonemeTiming(p, s, e) for p, s, e in (("m", 0.0, 0.2), ("a", 0.2, 0.8),
+                                                          ("ə", 1.05, 1.4))]  # fmt: skip
+    fixed = rest_in_pauses(alignment, audio, rate)
+    vowel = next(t for t in fixed if t.phoneme == "a")
+    rest = next(t for t in fixed if t.phoneme == ".")
+    assert abs(vowel.end - 0.5) < 0.03 and abs(rest.start - 0.5) < 0.03 and rest.end > 0.95
+    times = np.arange(0.0, 1.5, 0.04)
+    track = mouth_track(fixed, times)
+    assert (track[(times > 0.6) & (times < 0.9), CLOSURE] > 0.9).all()

@@ -37,7 +37,13 @@ from ..speech.audio import load_audio
 from ..speech.voice import PhonemeTiming, _cached_espeak_backend
 from .visemes import mouth_track
 
-__all__ = ["ACTIVITY_RANGE_DB", "align_audio", "mouth_track_from_audio", "speech_regions"]
+__all__ = [
+    "ACTIVITY_RANGE_DB",
+    "align_audio",
+    "mouth_track_from_audio",
+    "rest_in_pauses",
+    "speech_regions",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +236,36 @@ def speech_regions(waveform: np.ndarray, sample_rate: int) -> list[tuple[float, 
         for start, end in merged
         if (end - start) * FRAME_S >= MIN_SPEECH_S
     ]
+
+
+def rest_in_pauses(
+    alignment: Sequence[PhonemeTiming], audio: np.ndarray, sample_rate: int
+) -> list[PhonemeTiming]:
+    """A known alignment with the audio's pauses made rest: phoneme spans are cut where they
+    run into a pause of the energy envelope (`speech_regions`: a synthesiser's last phoneme of
+    a sentence often spans its trailing silence), and each pause becomes a rest segment ("."),
+    so the mouth closes wherever nothing is heard."""
+    waveform = _check_audio(audio, sample_rate)
+    if waveform is None:  # silent: rest throughout
+        return [PhonemeTiming(".", 0.0, len(np.asarray(audio)) / sample_rate)]
+    regions = speech_regions(waveform, ANALYSIS_RATE)
+    duration = _seconds(waveform)
+    edges = [0.0, *[t for region in regions for t in region], duration]
+    pauses = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= MIN_PAUSE_S]
+    kept = []
+    for timing in alignment:
+        start, end = timing.start, timing.end
+        for pause_start, pause_end in pauses:
+            if start >= pause_start and end <= pause_end:
+                start = end  # wholly inside a pause
+            elif start < pause_start < end:
+                end = pause_start
+            elif start < pause_end < end:
+                start = pause_end
+        if end > start or timing.end == timing.start:
+            kept.append(PhonemeTiming(timing.phoneme, start, max(start, end)))
+    kept += [PhonemeTiming(".", a, b) for a, b in pauses]
+    return sorted(kept, key=lambda timing: (timing.start, timing.end))
 
 
 # ---------------------------------------------------------------------------- helpers

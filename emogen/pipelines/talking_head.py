@@ -276,7 +276,9 @@ class TalkingHeadPipeline(DiffusionPipeline):
                 else ("learned" if self.motion_model is not None else "rules")
             )
         if source == "alignment":
-            return mouth_track(alignment, times)
+            from ..face.audio_timing import rest_in_pauses
+
+            return mouth_track(rest_in_pauses(alignment, waveform, rate), times)
         if source == "learned":
             fps = 1 / (times[1] - times[0]) if len(times) > 1 else 25.0
             return self.motion_model.predict(
