@@ -528,7 +528,7 @@ def _speaker_session(num_threads: int) -> onnxruntime.InferenceSession:
 
 
 @functools.lru_cache(maxsize=1)
-def _mel_filters() -> np.ndarray:
+def mel_filters() -> np.ndarray:
     """`(n_mels, n_fft // 2 + 1)` Slaney-style mel filterbank, as `librosa.filters.mel` makes."""
 
     def hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -557,7 +557,7 @@ def _mel_filters() -> np.ndarray:
     return filters.astype(np.float32)
 
 
-def _log_mel(waveform: np.ndarray) -> np.ndarray:
+def log_mel(waveform: np.ndarray) -> np.ndarray:
     """`(T,)` 16 kHz audio -> `(frames, 40)` float32 log10 mel power."""
     # Periodic Hamming window, zero-padded to the FFT size at its centre (as librosa's stft).
     window = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(_DVECTOR_WIN_LENGTH) / _DVECTOR_WIN_LENGTH)
@@ -568,7 +568,7 @@ def _log_mel(waveform: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(waveform.astype(np.float64), _DVECTOR_N_FFT)
     frames = frames[::_DVECTOR_HOP][:num_frames] * padded_window
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    return np.log10(power @ _mel_filters().T.astype(np.float64) + _DVECTOR_LOG_FLOOR).astype(
+    return np.log10(power @ mel_filters().T.astype(np.float64) + _DVECTOR_LOG_FLOOR).astype(
         np.float32
     )
 
@@ -605,7 +605,7 @@ def speaker_embedding(
             f"audio of {len(waveform) / SPEAKER_SAMPLE_RATE:.2f} s is too short for a speaker "
             f"embedding: give at least {MIN_SPEAKER_SECONDS} s of speech"
         )
-    features = _log_mel(waveform)
+    features = log_mel(waveform)
     if len(features) < _DVECTOR_WINDOW:
         padding = np.zeros((_DVECTOR_WINDOW - len(features), _DVECTOR_MELS), dtype=np.float32)
         features = np.concatenate([features, padding])

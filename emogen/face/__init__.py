@@ -16,6 +16,7 @@ from .landmarks import (
     load_portrait,
     sample_portrait_path,
 )
+from .motion_model import AudioToMotionModel
 from .visemes import MOUTH_PARAMETERS, VISEMES, mouth_track, viseme_segments
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PROTOTYPES",
     "SAMPLE_PORTRAITS",
     "VISEMES",
+    "AudioToMotionModel",
     "FaceError",
     "FaceLandmarkDetector",
     "FaceLandmarks",

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import EmogenError
 from ..speech.audio import load_audio
-from ..speech.voice import PhonemeTiming, _cached_espeak_backend
+from ..speech.voice import PhonemeTiming, espeak_ipa
 from .visemes import mouth_track
 
 __all__ = [
@@ -382,8 +382,7 @@ def _word_phonemes(words: Sequence[str]) -> list[str]:
 def _phonemize(text: str) -> str:
     """espeak-ng IPA of `text` with the template voice's espeak voice (as the voices do)."""
     language = _template_voice().espeak_voice
-    phonemes = _cached_espeak_backend(language).phonemize([text], strip=True, njobs=1)
-    return unicodedata.normalize("NFD", phonemes[0]).replace("-", " ")
+    return espeak_ipa(text, language).replace("-", " ")
 
 
 def _snap_to_speech(
@@ -517,7 +516,7 @@ def _mfcc(waveform: np.ndarray, num_coefficients: int = 13) -> np.ndarray:
     and 20 coefficients did worse than 13."""
     from scipy.fft import dct
 
-    from ..eval.speech import _mel_filters  # 40 Slaney bands, 512-point FFT at 16 kHz
+    from ..eval.speech import mel_filters  # 40 Slaney bands, 512-point FFT at 16 kHz
 
     hop, window, n_fft = round(FRAME_S * ANALYSIS_RATE), round(WINDOW_S * ANALYSIS_RATE), 512
     emphasised = np.append(waveform[:1], waveform[1:] - 0.97 * waveform[:-1]).astype(np.float64)
@@ -525,7 +524,7 @@ def _mfcc(waveform: np.ndarray, num_coefficients: int = 13) -> np.ndarray:
     padded = np.pad(emphasised, (window // 2, window))
     frames = np.lib.stride_tricks.sliding_window_view(padded, window)[::hop][:num_frames]
     power = np.abs(np.fft.rfft(frames * np.hamming(window), n_fft, axis=1)) ** 2
-    log_mel = np.log(power @ _mel_filters().T.astype(np.float64) + 1e-10)
+    log_mel = np.log(power @ mel_filters().T.astype(np.float64) + 1e-10)
     cepstra = dct(log_mel, type=2, norm="ortho", axis=1)[:, :num_coefficients]
     deltas = np.gradient(cepstra, axis=0) if len(cepstra) > 1 else np.zeros_like(cepstra)
     features = np.concatenate([cepstra, deltas], axis=1)

@@ -47,6 +47,7 @@ __all__ = [
     "VoiceInfo",
     "VoiceOutput",
     "count_syllables",
+    "espeak_ipa",
     "list_voices",
 ]
 
@@ -649,8 +650,13 @@ def count_syllables(text: str, language: str = "en-us") -> int:
     """
     if not isinstance(text, str) or not text.strip():
         raise EmogenError("count_syllables needs non-empty text")
+    return len(_NUCLEUS.findall(espeak_ipa(text, language)))
+
+
+def espeak_ipa(text: str, language: str = "en-us") -> str:
+    """espeak-ng's IPA transcription of `text` (NFD), the phonemes emogen's voices speak."""
     phonemes = _cached_espeak_backend(language).phonemize([text], strip=True, njobs=1)[0]
-    return len(_NUCLEUS.findall(unicodedata.normalize("NFD", phonemes)))
+    return unicodedata.normalize("NFD", phonemes)
 
 
 @functools.lru_cache(maxsize=4)
