@@ -178,3 +178,16 @@ def test_known_timing_rests_in_the_audios_pauses():
     times = np.arange(0.0, 1.5, 0.04)
     track = mouth_track(fixed, times)
     assert (track[(times > 0.6) & (times < 0.9), CLOSURE] > 0.9).all()
+
+
+def test_pause_weights_cover_the_pauses_only():
+    from emogen.face.audio_timing import pause_weights
+
+    rate = 16000
+    tone = 0.3 * np.sin(np.arange(rate // 2) * 0.3).astype(np.float32)
+    audio = np.concatenate([tone, np.zeros(rate // 2, np.float32), tone])
+    times = np.arange(0.0, 1.5, 0.02)
+    weights = pause_weights(audio, rate, times)
+    assert (weights[(times > 0.6) & (times < 0.9)] == 1).all()
+    assert (weights[(times < 0.45) | (times > 1.05)] == 0).all()
+    assert (pause_weights(np.zeros(rate, np.float32), rate, times) == 1).all()

@@ -41,6 +41,7 @@ __all__ = [
     "ACTIVITY_RANGE_DB",
     "align_audio",
     "mouth_track_from_audio",
+    "pause_weights",
     "rest_in_pauses",
     "speech_regions",
 ]
@@ -236,6 +237,26 @@ def speech_regions(waveform: np.ndarray, sample_rate: int) -> list[tuple[float, 
         for start, end in merged
         if (end - start) * FRAME_S >= MIN_SPEECH_S
     ]
+
+
+def pause_weights(audio: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
+    """`(T,)` in [0, 1]: how far each time lies inside a pause of the audio (`speech_regions`,
+    pauses of at least `MIN_PAUSE_S`), with 40 ms ramps at its edges; 1 throughout silence.
+    For mouth tracks that do not know where the speech stops (a learned model's)."""
+    times = np.asarray(times, dtype=np.float64)
+    waveform = _check_audio(audio, sample_rate)
+    if waveform is None:
+        return np.ones(len(times))
+    regions = speech_regions(waveform, ANALYSIS_RATE)
+    edges = [-np.inf, *[t for region in regions for t in region], np.inf]
+    weights = np.zeros(len(times))
+    ramp = 0.04
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start < MIN_PAUSE_S:
+            continue
+        inside = np.minimum(times - start, end - times)  # distance into the pause
+        weights = np.maximum(weights, np.clip(inside / ramp, 0.0, 1.0))
+    return weights
 
 
 def rest_in_pauses(

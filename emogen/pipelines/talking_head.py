@@ -23,7 +23,7 @@ from ..face.motion import blink_track, frame_loudness, gaze_track, head_track
 from ..face.renderer import FaceRenderer
 from ..face.rig import FaceRig, MotionTrack
 from ..face.video import write_video
-from ..face.visemes import MOUTH_PARAMETERS, mouth_track
+from ..face.visemes import MOUTH_PARAMETERS, VISEMES, mouth_track
 from ..speech.audio import load_audio
 from ..speech.voice import PhonemeTiming
 from .utils import check_intensity, resolve_seed
@@ -280,10 +280,16 @@ class TalkingHeadPipeline(DiffusionPipeline):
 
             return mouth_track(rest_in_pauses(alignment, waveform, rate), times)
         if source == "learned":
+            from ..face.audio_timing import pause_weights
+
             fps = 1 / (times[1] - times[0]) if len(times) > 1 else 25.0
-            return self.motion_model.predict(
+            track = self.motion_model.predict(
                 waveform, rate, curve, fps=fps, num_frames=len(times), generator=seed
             )
+            # The model does not know where the speech stops: rest in the audio's pauses.
+            rest = np.array(VISEMES["rest"])
+            weights = pause_weights(waveform, rate, times)[:, None]
+            return track * (1 - weights) + rest * weights
         from ..face.audio_timing import mouth_track_from_audio
 
         return mouth_track_from_audio(waveform, rate, times, transcript=transcript)
