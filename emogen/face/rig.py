@@ -17,7 +17,8 @@ intensity AU12 pulls the lip corners up by 0.26 IPD and out by 0.25, a broad gri
 The mouth is absolute, not relative: the lower inner lip is placed at the upper inner lip plus
 a target gap, so a portrait photographed with an open mouth still closes it for the rest viseme
 and for bilabials. The portrait's own expression is read from MediaPipe's blendshapes and taken
-out (an AU it already shows is the rig's starting point), so intensity 0 gives a neutral face.
+out (an AU it already shows is the rig's starting point; a smile is measured from the mouth
+corners' height instead), so intensity 0 gives a neutral face.
 """
 
 from __future__ import annotations
@@ -174,7 +175,6 @@ _AU_BLENDSHAPES = {
     5: ["eyeWideLeft", "eyeWideRight"],
     6: ["cheekSquintLeft", "cheekSquintRight"],
     9: ["noseSneerLeft", "noseSneerRight"],
-    12: ["mouthSmileLeft", "mouthSmileRight"],
     15: ["mouthFrownLeft", "mouthFrownRight"],
     20: ["mouthStretchLeft", "mouthStretchRight"],
 }
@@ -212,6 +212,7 @@ class FaceRig:
         self.depth = points[:, 2] / self.ipd
         self._basis = self._action_unit_basis()
         self._portrait_units = self._portrait_action_units(landmarks.blendshapes)
+        self._undo_smile = self._smile_undone()
 
         centre = self.uv[SILHOUETTE].mean(0)
         rings = [centre + scale * (self.uv[SILHOUETTE] - centre) for scale, _ in RIG_ANCHOR_RINGS]
@@ -261,6 +262,15 @@ class FaceRig:
                 field += (falloff * half)[:, None] * np.array([side * du, dv])
         return field
 
+    def _smile_undone(self) -> np.ndarray:
+        # The photograph's own smile, measured rather than read from a blendshape score: how far
+        # the mouth corners sit above the middle of the lips, undone as that much AU12 (whose
+        # lift at intensity 1 is known); a neutral portrait's corners sit on the line.
+        middle = (self.uv[13, 1] + self.uv[14, 1]) / 2
+        lift = float(np.clip(middle - self.uv[[61, 291], 1].mean(), 0.0, 0.3))
+        per_unit = -_AU_HANDLES[12][0][1][1]
+        return -min(lift / per_unit, 1.0) * self._basis[list(ACTION_UNITS).index(12)]
+
     def _portrait_action_units(self, blendshapes: dict[str, float]) -> np.ndarray:
         units = np.zeros(len(ACTION_UNITS) + len(_COMBINATIONS))
         for column, unit in enumerate(ACTION_UNITS):
@@ -289,7 +299,7 @@ class FaceRig:
     def displacement(self, track: MotionTrack, frame: int) -> np.ndarray:
         """`(P, 2)` pixel displacement of `points` at one frame of a track."""
         units = _with_combinations(track.action_units[frame]) - self._portrait_units
-        uv = np.tensordot(units, self._basis, axes=1)  # (N, 2) expression in the face frame
+        uv = np.tensordot(units, self._basis, axes=1) + self._undo_smile  # (N, 2), face frame
         uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
         uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
         au = dict(zip(ACTION_UNITS, track.action_units[frame]))
