@@ -108,6 +108,33 @@ def seeded_generator(*entropy: int):
     return torch.Generator().manual_seed(int(state))
 
 
+def optimisation_step(
+    accelerator: Any,
+    model: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    lr_scheduler: Any,
+    max_grad_norm: float,
+    ema: Any = None,
+) -> tuple[Any, dict[str, Any]]:
+    """One step of a recipe's loop: `loss_fn()` (a loss tensor, or a dict of named losses that
+    are summed) under gradient accumulation, backward, gradient clipping, optimizer and
+    learning-rate steps, then the EMA. Returns the total loss and the named losses."""
+    with accelerator.accumulate(model):
+        result = loss_fn()
+        losses = result if isinstance(result, dict) else {}
+        loss = sum(result.values()) if isinstance(result, dict) else result
+        accelerator.backward(loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        lr_scheduler.step()
+        optimizer.zero_grad()
+    if ema is not None:
+        ema.step(accelerator.unwrap_model(model).parameters())
+    return loss, losses
+
+
 def latest_state(out: str | Path) -> Path | None:
     """The newest `save_state` folder in `<out>/states`, or None."""
     states = sorted((Path(out) / STATES).glob("step-*"))

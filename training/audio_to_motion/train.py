@@ -418,6 +418,7 @@ def train(
     from emogen.recipes import (
         check_run_folder,
         latest_state,
+        optimisation_step,
         read_loss_log,
         record_run_config,
         save_state,
@@ -544,17 +545,15 @@ def train(
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(clips, config, generator, num_timesteps, encoder, silence)
-        with accelerator.accumulate(module):
-            losses = module(_to(batch, accelerator.device), noise_scheduler)
-            loss = sum(losses.values())
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(module.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-        if ema is not None:
-            ema.step(accelerator.unwrap_model(module).parameters())
+        loss, losses = optimisation_step(
+            accelerator,
+            module,
+            lambda batch=batch: module(_to(batch, accelerator.device), noise_scheduler),
+            optimizer,
+            lr_scheduler,
+            config["max_grad_norm"],
+            ema,
+        )
         for name, value in (("loss", loss), *losses.items()):
             window[name].append(float(accelerator.reduce(value.detach(), reduction="mean")))
 

@@ -468,6 +468,7 @@ def train(
     from emogen.recipes import (
         check_run_folder,
         latest_state,
+        optimisation_step,
         read_loss_log,
         record_run_config,
         save_state,
@@ -599,17 +600,15 @@ def train(
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(sentences, buckets, config, generator, num_timesteps, encoder)
-        with accelerator.accumulate(model):
-            losses = model(_to(batch, accelerator.device), noise_scheduler)
-            loss = sum(losses.values())
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-        if ema is not None:
-            ema.step(accelerator.unwrap_model(model).parameters())
+        loss, losses = optimisation_step(
+            accelerator,
+            model,
+            lambda batch=batch: model(_to(batch, accelerator.device), noise_scheduler),
+            optimizer,
+            lr_scheduler,
+            config["max_grad_norm"],
+            ema,
+        )
         for name, value in (("loss", loss), *losses.items()):
             window[name].append(float(accelerator.reduce(value.detach(), reduction="mean")))
 

@@ -348,6 +348,7 @@ def train(
     from emogen.recipes import (
         check_run_folder,
         latest_state,
+        optimisation_step,
         read_loss_log,
         record_run_config,
         save_state,
@@ -471,16 +472,15 @@ def train(
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(data, config, generator, noise_scheduler.config.num_train_timesteps)
-        with accelerator.accumulate(model):
-            loss = batch_loss(model, noise_scheduler, batch, accelerator.device)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(model.parameters(), config["max_grad_norm"])
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-        if ema is not None:
-            ema.step(accelerator.unwrap_model(model).parameters())
+        loss, _ = optimisation_step(
+            accelerator,
+            model,
+            lambda batch=batch: batch_loss(model, noise_scheduler, batch, accelerator.device),
+            optimizer,
+            lr_scheduler,
+            config["max_grad_norm"],
+            ema,
+        )
         window.append(float(accelerator.reduce(loss.detach(), reduction="mean")))
 
         if step % config["log_every"] == 0 or step == config["steps"]:
