@@ -1,15 +1,19 @@
-"""What the training recipes under training/ share: reading and checking their YAML configs, and
-the bookkeeping of their Accelerate loops (seeded batches, saved states, the loss log)."""
+"""What the training recipes under training/ share: reading and checking their YAML configs, the
+optimiser set-up and step of their Accelerate loops (`prepare_training`, `optimisation_step`),
+and their bookkeeping (seeded batches, saved states, the loss log)."""
 
 from __future__ import annotations
 
 import csv
+import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import EmogenError
+
+logger = logging.getLogger(__name__)
 
 
 def load_recipe_config(
@@ -106,6 +110,48 @@ def seeded_generator(*entropy: int):
 
     state = np.random.SeedSequence(list(entropy)).generate_state(1)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def prepare_training(
+    accelerator: Any, model: Any, config: Mapping[str, Any], out: str | Path, resume: bool
+) -> tuple[Any, Any, Any, Any, int]:
+    """The optimiser side of a diffusion recipe, resumed when asked: AdamW, the config's
+    learning-rate schedule (`lr_schedule`, `warmup_steps`, `steps`), an EMA of the weights when
+    `ema_decay` is set, all registered for checkpointing, then the newest saved state loaded.
+
+    Returns:
+        `(model, optimizer, lr_scheduler, ema, start_step)`: the prepared model, the EMA or
+        None, and the step the loaded state ended (0 for a fresh run).
+    """
+    import torch
+    from diffusers.optimization import get_scheduler
+    from diffusers.training_utils import EMAModel
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
+    lr_scheduler = get_scheduler(
+        config["lr_schedule"],
+        optimizer,
+        num_warmup_steps=config["warmup_steps"],
+        num_training_steps=config["steps"],
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Not prepared: a prepared LR schedule advances once per process each step; this one
+    # counts optimiser steps whatever the process count.
+    accelerator.register_for_checkpointing(lr_scheduler)
+    ema = None
+    if config["ema_decay"] is not None:
+        ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=config["ema_decay"])
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    start_step = 0
+    state = latest_state(out) if resume else None
+    if resume and state is None:
+        logger.info("no saved state in %s: starting from step 0", Path(out) / STATES)
+    if state is not None:
+        accelerator.load_state(str(state))
+        start_step = int(state.name.split("-")[1])
+        logger.info("resumed from %s (step %d)", state, start_step)
+    return model, optimizer, lr_scheduler, ema, start_step
 
 
 def optimisation_step(

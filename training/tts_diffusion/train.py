@@ -460,15 +460,13 @@ def train(
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from diffusers import DPMSolverMultistepScheduler
-    from diffusers.optimization import get_scheduler
-    from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
     from emogen.emotion.encoder import EmotionEncoder
     from emogen.recipes import (
         check_run_folder,
-        latest_state,
         optimisation_step,
+        prepare_training,
         read_loss_log,
         record_run_config,
         save_state,
@@ -531,32 +529,11 @@ def train(
         num_parameters,
     )
     buckets = make_buckets(sentences, config["batch_size"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
-    lr_scheduler = get_scheduler(
-        config["lr_schedule"],
-        optimizer,
-        num_warmup_steps=config["warmup_steps"],
-        num_training_steps=config["steps"],
+    model, optimizer, lr_scheduler, ema, start_step = prepare_training(
+        accelerator, model, config, out, resume
     )
-    model, optimizer = accelerator.prepare(model, optimizer)
-    # Not prepared: a prepared LR schedule advances once per process each step; this one
-    # counts optimiser steps whatever the process count.
-    accelerator.register_for_checkpointing(lr_scheduler)
-    ema = None
-    if config["ema_decay"] is not None:
-        ema = EMAModel(accelerator.unwrap_model(model).parameters(), decay=config["ema_decay"])
-        ema.to(accelerator.device)
-        accelerator.register_for_checkpointing(ema)
 
-    # 3. Resume.
-    start_step = 0
-    state = latest_state(out) if resume else None
-    if resume and state is None:
-        logger.info("no saved state in %s: starting from step 0", out / "states")
-    if state is not None:
-        accelerator.load_state(str(state))
-        start_step = int(state.name.split("-")[1])
-        logger.info("resumed from %s (step %d)", state, start_step)
+    # 3. Resume: the loss log up to the loaded state.
     log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
 
     num_timesteps = noise_scheduler.config.num_train_timesteps
