@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from . import __version__
 from .errors import EmogenError
@@ -200,17 +201,25 @@ def _cmd_vc(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_chat(args: argparse.Namespace) -> int:
-    from .dialogue import Conversation, as_personality
-    from .pipelines import load_pipeline
+def _personality(text: str | None):
+    """--personality: a preset name or Big Five traits as JSON."""
+    from .dialogue import as_personality
 
-    personality = args.personality
-    if personality is not None and personality.lstrip().startswith("{"):
+    if text is None:
+        return None
+    if text.lstrip().startswith("{"):
         try:
-            personality = json.loads(personality)
+            return as_personality(json.loads(text))
         except json.JSONDecodeError as error:
             raise EmogenError(f"--personality is not valid JSON: {error.msg}") from None
-    personality = as_personality(personality) if personality is not None else None
+    return as_personality(text)
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from .dialogue import Conversation
+    from .pipelines import load_pipeline
+
+    personality = _personality(args.personality)
     conversation = Conversation.load(args.history) if args.history else Conversation()
     _quiet_loading()
     pipe = load_pipeline(args.pipeline)
@@ -269,6 +278,51 @@ def _cmd_talk(args: argparse.Namespace) -> int:
     )
     clip.save(out, progress=sys.stderr.isatty())
     print(out)
+    return 0
+
+
+def _cmd_avatar(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .dialogue import Conversation
+    from .pipelines import load_pipeline
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".mp4":
+        raise EmogenError(f"--out must be an .mp4 file, got {args.out}")
+    personality = _personality(args.personality)
+    conversation = Conversation.load(args.history) if args.history else Conversation()
+    _quiet_loading()
+    pipe = load_pipeline(args.pipeline)
+    answer = pipe(
+        args.message,
+        portrait=args.portrait,
+        conversation=conversation,
+        personality=personality,
+        fps=args.fps,
+        size=args.size,
+        generator=args.seed,
+    )
+    answer.save(out, progress=sys.stderr.isatty())
+    if args.save_history:
+        conversation.save(args.save_history)
+    if args.json:
+        data = answer.turn.to_dict()
+        data.update(video=str(out), duration=round(len(answer.audio) / answer.sample_rate, 3))
+        print(json.dumps(data))
+    else:
+        print(answer.text)
+        print(out)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoLimits, launch
+
+    limits = DemoLimits()
+    if args.concurrency is not None:
+        limits = replace(limits, concurrency_limit=args.concurrency)
+    launch(host=args.host, port=args.port, limits=limits)
     return 0
 
 
@@ -383,6 +437,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline", default="talking-head", help="pipeline folder or short name (talking-head)"
     )
     sub.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
+
+    sub = add(
+        "avatar",
+        _cmd_avatar,
+        "answer a message with an empathetic reply, spoken and shown by a talking face (MP4)",
+    )
+    sub.add_argument("message", help="the user's message")
+    sub.add_argument("--out", required=True, help="output .mp4 file (H.264 + AAC)")
+    sub.add_argument(
+        "--portrait",
+        help="portrait image, or a sample that ships offline: astronaut (default), grace_hopper",
+    )
+    sub.add_argument(
+        "--personality", help="a preset (warm, calm, cheerful, neutral) or Big Five traits as JSON"
+    )
+    sub.add_argument("--history", help="a JSON conversation to continue (a list of messages)")
+    sub.add_argument("--save-history", help="write the conversation here after the reply")
+    sub.add_argument("--fps", type=float, help="frames per second (default 25)")
+    sub.add_argument("--size", type=int, help="longer side of the video in pixels (default 512)")
+    sub.add_argument("--json", action="store_true", help="print the turn as one JSON object")
+    sub.add_argument("--pipeline", default="avatar", help="pipeline folder or short name (avatar)")
+    sub.add_argument("--seed", type=int, help="seed of the wording, the voice and the motion")
+
+    sub = add(
+        "demo", _cmd_demo, "serve the Gradio web demo (speech, VC, talking head, chat, avatar)"
+    )
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    sub.add_argument("--port", type=int, default=7860, help="port (7860)")
+    sub.add_argument(
+        "--concurrency", type=int, help="requests worked on at once (default: the demo's limit)"
+    )
 
     sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")
     sub.add_argument("--json", action="store_true", help="print a JSON list")

@@ -122,7 +122,7 @@ def test_unknown_pipeline_name_is_an_error_with_close_matches():
     with pytest.raises(EmogenError, match=r"Did you mean 'tts-default'") as error:
         load_pipeline("tts-defualt")
     assert (
-        "Known: dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
+        "Known: avatar, dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
         in str(error.value)
     )
 

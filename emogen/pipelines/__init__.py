@@ -15,12 +15,15 @@ from .._lazy import lazy_getattr
 from ..errors import EmogenError, close_matches
 
 if TYPE_CHECKING:
+    from .avatar import AvatarOutput, AvatarPipeline
     from .dialogue import DialogueTurn, EmpatheticDialoguePipeline
     from .talking_head import TalkingHeadOutput, TalkingHeadPipeline
     from .tts import EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk
     from .vc import EmotionalVCPipeline
 
 _LAZY = {
+    "AvatarOutput": ".avatar",
+    "AvatarPipeline": ".avatar",
     "DialogueTurn": ".dialogue",
     "EmpatheticDialoguePipeline": ".dialogue",
     "EmotionalSpeechOutput": ".tts",
@@ -31,6 +34,8 @@ _LAZY = {
     "EmotionalVCPipeline": ".vc",
 }
 __all__ = [
+    "AvatarOutput",
+    "AvatarPipeline",
     "DialogueTurn",
     "EmotionalSpeechOutput",
     "EmotionalTTSPipeline",
