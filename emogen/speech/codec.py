@@ -1,0 +1,442 @@
+"""Audio codecs: a waveform <-> discrete tokens, the vocabulary of the codec language model.
+
+Two codecs behind one interface (`AudioCodec`: `encode`, `decode`, `sample_rate`,
+`frame_rate`, `num_codebooks`, `codebook_size`):
+
+- `WorldFrameCodec`, the project's own, trained on the speech corpus (training/codec), so the
+  offline default needs no downloaded weights. WORLD frames (`WorldFrameCoder`: log F0, voicing,
+  a 60-coefficient coded envelope and band aperiodicity every 5 ms), normalised per column, go
+  through a convolutional encoder that strides them down 4x to 50 token frames a second, then
+  residual vector quantisation (SoundStream, Zeghidour et al. 2021; EnCodec, Défossez et al.
+  2022): each of `num_codebooks` codebooks quantises what the ones before left, so the first
+  carries the coarse frame and the others refine it. Codebooks learn by exponential moving
+  averages (van den Oord et al. 2017, appendix; Razavi et al. 2019) and entries nobody picks are
+  restarted on random encoder outputs (Dhariwal et al. 2020, Jukebox). A mirrored decoder
+  restores the frames, and WORLD synthesises the waveform.
+- `EncodecCodec`: transformers' `EncodecModel` (the same network as the `encodec` package, which
+  emogen never installs: it pulls torchaudio) for users who have its weights; loaded with
+  `from_pretrained` from a local folder.
+
+Example:
+    >>> codec = WorldFrameCodec.from_pretrained("pipelines/tts-codec-lm/codec")
+    >>> codes = codec.encode(audio, 22050)       # (Q, T) int64, T = 50 per second
+    >>> audio_again = codec.decode(codes)        # (N,) float32 at codec.sample_rate
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+from ..components import EmogenComponent
+from ..errors import EmogenError
+from .audio import resample
+from .frames import SAMPLE_CLIP, FrameNormalizer, WorldFrameCoder
+from .world import WorldVocoder
+
+__all__ = [
+    "AudioCodec",
+    "EncodecCodec",
+    "ResidualVectorQuantizer",
+    "WorldFrameCodec",
+    "WorldFrameCodecOutput",
+]
+
+
+@runtime_checkable
+class AudioCodec(Protocol):
+    """What the codec language model needs of a codec."""
+
+    sample_rate: int  # of the waveforms `decode` returns
+    frame_rate: float  # token frames per second
+    num_codebooks: int  # Q, tokens per frame
+    codebook_size: int  # K, entries per codebook
+
+    def encode(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
+        """`(N,)` mono waveform -> `(Q, T)` int64 codes."""
+        ...
+
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate`."""
+        ...
+
+
+class ResidualVectorQuantizer(nn.Module):
+    """Residual vector quantisation with EMA codebooks and dead-code restarts.
+
+    Args:
+        dim: size of the vectors quantised.
+        num_codebooks: Q, quantisers applied one after another to the residual.
+        codebook_size: K, entries per codebook.
+        decay: EMA decay of the codebook statistics (0.99 as in SoundStream/EnCodec).
+        dead_threshold: an entry whose EMA usage count falls below this is restarted on a
+            random vector of the batch.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_codebooks: int,
+        codebook_size: int,
+        decay: float = 0.99,
+        dead_threshold: float = 1.0,
+    ):
+        super().__init__()
+        self.num_codebooks, self.codebook_size = num_codebooks, codebook_size
+        self.decay, self.dead_threshold = decay, dead_threshold
+        self.register_buffer("codebooks", torch.randn(num_codebooks, codebook_size, dim))
+        self.register_buffer("usage", torch.ones(num_codebooks, codebook_size))
+        self.register_buffer("sums", self.codebooks.clone())
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    def nearest(self, vectors: torch.Tensor, level: int) -> torch.Tensor:
+        """Index of the nearest entry of codebook `level` for each row of `(M, dim)` vectors."""
+        codebook = self.codebooks[level]
+        distances = (
+            vectors.pow(2).sum(-1, keepdim=True)
+            - 2 * vectors @ codebook.t()
+            + codebook.pow(2).sum(-1)[None]
+        )
+        return distances.argmin(-1)
+
+    def forward(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Quantise `(B, T, dim)` latents.
+
+        Returns:
+            `(quantised, codes, commitment)`: the quantised latents with straight-through
+            gradients `(B, T, dim)`, the codes `(B, Q, T)` int64, and the commitment loss (mean
+            squared distance of each residual to its chosen entry, summed over levels).
+        """
+        batch, length, dim = latents.shape
+        flat = latents.reshape(-1, dim)
+        if self.training and not bool(self.initialised):
+            self._initialise(flat.detach())
+        residual = flat
+        quantised = torch.zeros_like(flat)
+        codes, commitment = [], latents.new_zeros(())
+        for level in range(self.num_codebooks):
+            index = self.nearest(residual.detach(), level)
+            chosen = self.codebooks[level][index]
+            if self.training:
+                self._update(level, residual.detach(), index)
+                chosen = self.codebooks[level][index]
+            commitment = commitment + F.mse_loss(residual, chosen.detach())
+            quantised = quantised + chosen
+            residual = residual - chosen.detach()
+            codes.append(index.view(batch, length))
+        # Straight-through estimator (van den Oord et al. 2017): the decoder's gradient reaches
+        # the encoder as if quantisation were the identity.
+        quantised = flat + (quantised - flat).detach()
+        return quantised.view(batch, length, dim), torch.stack(codes, 1), commitment
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """`(B, Q, T)` codes -> `(B, T, dim)` quantised latents (the sum of the chosen entries)."""
+        if codes.shape[1] > self.num_codebooks:
+            raise EmogenError(
+                f"codes have {codes.shape[1]} levels; the codec has {self.num_codebooks}"
+            )
+        if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
+            raise EmogenError(f"codes must be in [0, {self.codebook_size})")
+        return sum(self.codebooks[level][codes[:, level]] for level in range(codes.shape[1]))
+
+    @torch.no_grad()
+    def _initialise(self, vectors: torch.Tensor) -> None:
+        # Start each codebook on random batch vectors, residuals of the levels before
+        # (k-means++-free version of SoundStream's k-means initialisation).
+        residual = vectors
+        for level in range(self.num_codebooks):
+            picks = torch.randint(len(residual), (self.codebook_size,), device=residual.device)
+            self.codebooks[level] = residual[picks]
+            self.sums[level] = residual[picks]
+            self.usage[level] = 1.0
+            residual = residual - self.codebooks[level][self.nearest(residual, level)]
+        self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, level: int, vectors: torch.Tensor, index: torch.Tensor) -> None:
+        one_hot = F.one_hot(index, self.codebook_size).to(vectors.dtype)
+        counts = one_hot.sum(0)
+        sums = one_hot.t() @ vectors
+        self.usage[level].mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.sums[level].mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        # Laplace smoothing of the counts keeps unused entries from dividing by zero.
+        total = self.usage[level].sum()
+        smoothed = (self.usage[level] + 1e-5) / (total + self.codebook_size * 1e-5) * total
+        self.codebooks[level] = self.sums[level] / smoothed[:, None]
+        dead = self.usage[level] < self.dead_threshold
+        if dead.any():
+            picks = torch.randint(len(vectors), (int(dead.sum()),), device=vectors.device)
+            self.codebooks[level][dead] = vectors[picks]
+            self.sums[level][dead] = vectors[picks] * self.dead_threshold
+            self.usage[level][dead] = self.dead_threshold
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.convolution = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.projection = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden + self.projection(F.gelu(self.convolution(F.gelu(hidden))))
+
+
+@dataclass
+class WorldFrameCodecOutput(BaseOutput):
+    """What `WorldFrameCodec.forward` returns.
+
+    Args:
+        reconstruction: `(B, N, D)` normalised frames through the quantiser.
+        codes: `(B, Q, N / stride)` int64.
+        commitment: the quantiser's commitment loss (a scalar).
+    """
+
+    reconstruction: torch.Tensor
+    codes: torch.Tensor
+    commitment: torch.Tensor
+
+
+class WorldFrameCodec(ModelMixin, ConfigMixin):
+    """The project's own audio codec: WORLD frames <-> residual-VQ tokens (module docstring).
+
+    Args:
+        frame_dims: D, columns of a `WorldFrameCoder` row (64 at 22.05 kHz).
+        channels: width of the encoder and decoder convolutions.
+        latent_dims: size of the quantised vectors.
+        num_codebooks: Q.
+        codebook_size: K.
+        stride: frames per token (two halvings per factor of 4); 4 at WORLD's 5 ms hop gives
+            50 tokens a second, the rate of Llasa's and most speech codec LMs' tokens.
+        blocks: residual blocks per resolution.
+        sample_rate, frame_period_ms, f0_method, f0_floor, f0_ceil, window_f0_floor,
+            aperiodicity_stride: the WORLD analysis (`WorldVocoder`) the codec was trained on.
+        envelope_dims: the coded envelope's size (`WorldFrameCoder`).
+        mean, std: the corpus's per-column frame statistics (`FrameNormalizer`), D each.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        frame_dims: int = 64,
+        channels: int = 256,
+        latent_dims: int = 64,
+        num_codebooks: int = 4,
+        codebook_size: int = 512,
+        stride: int = 4,
+        blocks: int = 2,
+        sample_rate: int = 22050,
+        frame_period_ms: float = 5.0,
+        f0_method: str = "yin",
+        f0_floor: float = 60.0,
+        f0_ceil: float = 500.0,
+        window_f0_floor: float | None = 65.0,
+        aperiodicity_stride: int = 2,
+        envelope_dims: int = 60,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ):
+        super().__init__()
+        if stride < 1 or stride & (stride - 1):
+            raise EmogenError(f"stride must be a power of two, got {stride}")
+        halvings = stride.bit_length() - 1
+        dilations = [1, 3, 9][:blocks] if blocks <= 3 else [3**i for i in range(blocks)]
+        encoder: list[nn.Module] = [nn.Conv1d(frame_dims, channels, 5, padding=2)]
+        for _ in range(halvings):
+            encoder += [_ResidualBlock(channels, d) for d in dilations]
+            encoder += [nn.GELU(), nn.Conv1d(channels, channels, 4, stride=2, padding=1)]
+        encoder += [_ResidualBlock(channels, d) for d in dilations]
+        encoder += [nn.GELU(), nn.Conv1d(channels, latent_dims, 3, padding=1)]
+        self.encoder = nn.Sequential(*encoder)
+        self.quantizer = ResidualVectorQuantizer(latent_dims, num_codebooks, codebook_size)
+        decoder: list[nn.Module] = [nn.Conv1d(latent_dims, channels, 3, padding=1)]
+        decoder += [_ResidualBlock(channels, d) for d in dilations]
+        for _ in range(halvings):
+            decoder += [nn.GELU(), nn.ConvTranspose1d(channels, channels, 4, stride=2, padding=1)]
+            decoder += [_ResidualBlock(channels, d) for d in dilations]
+        decoder += [nn.GELU(), nn.Conv1d(channels, frame_dims, 5, padding=2)]
+        self.decoder = nn.Sequential(*decoder)
+        mean = np.zeros(frame_dims) if mean is None else np.asarray(mean, dtype=np.float32)
+        std = np.ones(frame_dims) if std is None else np.asarray(std, dtype=np.float32)
+        if mean.shape != (frame_dims,) or std.shape != (frame_dims,):
+            raise EmogenError(f"mean and std must have frame_dims = {frame_dims} values")
+        self._normalizer = FrameNormalizer(mean=mean.tolist(), std=std.tolist())
+        self._vocoder: WorldVocoder | None = None
+        self._coder: WorldFrameCoder | None = None
+
+    # the AudioCodec interface
+    @property
+    def frame_rate(self) -> float:
+        return 1000.0 / (self.config.frame_period_ms * self.config.stride)
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.config.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    @property
+    def sample_rate(self) -> int:  # type: ignore[override]
+        return int(self.config.sample_rate)
+
+    @property
+    def normalizer(self) -> FrameNormalizer:
+        return self._normalizer
+
+    def with_statistics(self, normalizer: FrameNormalizer) -> WorldFrameCodec:
+        """Set the corpus's frame statistics (before training; saved in the config)."""
+        self.register_to_config(mean=normalizer.mean.tolist(), std=normalizer.std.tolist())
+        self._normalizer = normalizer
+        return self
+
+    @property
+    def vocoder(self) -> WorldVocoder:
+        if self._vocoder is None:
+            config = self.config
+            self._vocoder = WorldVocoder(
+                frame_period_ms=config.frame_period_ms,
+                f0_floor=config.f0_floor,
+                f0_ceil=config.f0_ceil,
+                f0_method=config.f0_method,
+                window_f0_floor=config.window_f0_floor,
+                aperiodicity_stride=config.aperiodicity_stride,
+            )
+        return self._vocoder
+
+    @property
+    def coder(self) -> WorldFrameCoder:
+        if self._coder is None:
+            self._coder = WorldFrameCoder(
+                sample_rate=self.config.sample_rate,
+                frame_period_ms=self.config.frame_period_ms,
+                envelope_dims=self.config.envelope_dims,
+            )
+        return self._coder
+
+    def forward(self, frames: torch.Tensor) -> WorldFrameCodecOutput:
+        """Reconstruct `(B, N, D)` normalised frames (N a multiple of `stride`) through the
+        quantiser (training)."""
+        if frames.shape[1] % self.config.stride:
+            raise EmogenError(f"frames must be a multiple of {self.config.stride} long")
+        latents = self.encoder(frames.transpose(1, 2)).transpose(1, 2)
+        quantised, codes, commitment = self.quantizer(latents)
+        reconstruction = self.decoder(quantised.transpose(1, 2)).transpose(1, 2)
+        return WorldFrameCodecOutput(reconstruction, codes, commitment)
+
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """`(N, D)` WORLD frame rows (not normalised) -> `(Q, ceil(N / stride))` codes."""
+        normalised = torch.from_numpy(self._normalizer.normalize(frames))
+        pad = (-len(normalised)) % self.config.stride
+        if pad:  # repeat the last frame: the tail holds no new sound
+            normalised = torch.cat([normalised, normalised[-1:].expand(pad, -1)])
+        parameter = next(self.parameters())
+        latents = self.encoder(normalised.T[None].to(parameter))
+        return self.quantizer(latents.transpose(1, 2))[1][0]
+
+    @torch.no_grad()
+    def decode_frames(self, codes: torch.Tensor) -> np.ndarray:
+        """`(Q, T)` codes -> `(T * stride, D)` WORLD frame rows."""
+        codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
+        if codes.ndim != 2:
+            raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
+        latents = self.quantizer.lookup(codes[None])
+        normalised = self.decoder(latents.transpose(1, 2))[0].T.float().cpu().numpy()
+        return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
+
+    def encode(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
+        """`(N,)` mono waveform at `sample_rate` -> `(Q, T)` int64 codes, 50 frames a second."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1 or len(audio) == 0:
+            raise EmogenError(f"audio must be a non-empty 1-D waveform, got shape {audio.shape}")
+        audio = resample(audio, int(sample_rate), self.sample_rate)
+        return self.encode_frames(self.coder.encode(self.vocoder.analyze(audio, self.sample_rate)))
+
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate`."""
+        return self.vocoder.synthesize(self.coder.decode(self.decode_frames(codes)))
+
+
+class EncodecCodec(EmogenComponent):
+    """transformers' `EncodecModel` behind the `AudioCodec` interface.
+
+    Args:
+        model_path: a local folder with an `EncodecModel` (config.json + weights), e.g. a copy of
+            facebook/encodec_24khz; loaded with `from_pretrained` when first used.
+        bandwidth: target bandwidth in kbps (chooses the number of codebooks); None: the
+            model's lowest.
+
+    Example:
+        >>> codec = EncodecCodec("/models/encodec_24khz", bandwidth=1.5)
+        >>> codes = codec.encode(audio, 16000)   # (2, T) at 75 frames a second
+    """
+
+    config_name = "encodec_codec_config.json"
+
+    @register_to_config
+    def __init__(self, model_path: str, bandwidth: float | None = None):
+        if not os.path.isdir(model_path):
+            raise EmogenError(f"no EncodecModel folder at {model_path!r}")
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from transformers import EncodecModel
+
+            self._model = EncodecModel.from_pretrained(self.config.model_path).eval()
+        return self._model
+
+    @property
+    def bandwidth(self) -> float:
+        bandwidths = self.model.config.target_bandwidths
+        chosen = self.config.bandwidth if self.config.bandwidth is not None else min(bandwidths)
+        if chosen not in bandwidths:
+            raise EmogenError(f"bandwidth must be one of {bandwidths}, got {chosen}")
+        return float(chosen)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.model.config.sampling_rate)
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.model.config.frame_rate)
+
+    @property
+    def num_codebooks(self) -> int:
+        # As EnCodec chooses them: each codebook carries log2(K) bits per frame.
+        bits = np.log2(self.codebook_size) * self.frame_rate
+        return max(1, int(np.floor(self.bandwidth * 1000 / bits)))
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.model.config.codebook_size)
+
+    @torch.no_grad()
+    def encode(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1 or len(audio) == 0:
+            raise EmogenError(f"audio must be a non-empty 1-D waveform, got shape {audio.shape}")
+        audio = resample(audio, int(sample_rate), self.sample_rate)
+        values = torch.from_numpy(audio)[None, None]
+        encoded = self.model.encode(values, bandwidth=self.bandwidth)
+        return encoded.audio_codes[0, 0]  # (chunks=1, batch=1, Q, T) -> (Q, T)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> np.ndarray:
+        codes = torch.as_tensor(codes, dtype=torch.long)
+        if codes.ndim != 2:
+            raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
+        audio = self.model.decode(codes[None, None], [None])[0]
+        return audio[0, 0].float().numpy()

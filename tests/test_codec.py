@@ -1,0 +1,176 @@
+"""Audio codecs: residual VQ, emogen's WORLD-frame codec, transformers' EnCodec; the recipe."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emogen.errors import EmogenError
+from emogen.speech.codec import (
+    AudioCodec,
+    EncodecCodec,
+    ResidualVectorQuantizer,
+    WorldFrameCodec,
+)
+
+RATE = 22050
+
+
+def _clusters(generator: torch.Generator, centres: torch.Tensor, count: int) -> torch.Tensor:
+    picks = torch.randint(len(centres), (count,), generator=generator)
+    return centres[picks] + 0.05 * torch.randn(count, centres.shape[1], generator=generator)
+
+
+def test_rvq_learns_clusters_and_refines_level_by_level() -> None:
+    generator = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(8, 6, generator=generator)
+    torch.manual_seed(0)
+    quantizer = ResidualVectorQuantizer(6, num_codebooks=3, codebook_size=16, decay=0.8).train()
+    for _ in range(60):
+        quantizer(_clusters(generator, centres, 256)[None])
+    quantizer.eval()
+    data = _clusters(generator, centres, 512)[None]
+    quantised, codes, commitment = quantizer(data)
+    assert codes.shape == (1, 3, 512) and codes.dtype == torch.long
+    errors = [
+        float(((quantizer.lookup(codes[:, :levels]) - data) ** 2).mean()) for levels in (1, 2, 3)
+    ]
+    # the first codebook finds the clusters (their spread is 0.05^2 = 0.0025 per dimension),
+    # and each further level takes away more of what is left
+    assert errors[0] < 0.05 * float(data.var())
+    assert errors[0] > errors[1] > errors[2]
+    torch.testing.assert_close(quantised, quantizer.lookup(codes))
+    assert float(commitment) > 0
+
+
+def test_rvq_restarts_dead_codes() -> None:
+    torch.manual_seed(0)
+    quantizer = ResidualVectorQuantizer(4, num_codebooks=1, codebook_size=32, decay=0.5).train()
+    data = torch.randn(1, 512, 4)
+    quantizer(data)  # initialises on the batch
+    quantizer.codebooks[0, :16] = 100.0  # half the entries far from any data: never chosen
+    quantizer.sums[0, :16] = 100.0
+    for _ in range(10):
+        quantizer(torch.randn(1, 512, 4))
+    assert float(quantizer.codebooks[0].abs().max()) < 10  # all restarted on data
+
+
+def test_rvq_lookup_refuses_bad_codes() -> None:
+    quantizer = ResidualVectorQuantizer(4, num_codebooks=2, codebook_size=8)
+    with pytest.raises(EmogenError, match=r"\[0, 8\)"):
+        quantizer.lookup(torch.full((1, 2, 3), 8))
+    with pytest.raises(EmogenError, match="levels"):
+        quantizer.lookup(torch.zeros(1, 3, 3, dtype=torch.long))
+
+
+def _tone(seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(RATE * seconds)) / RATE
+    pitch = 110 + 20 * np.sin(2 * np.pi * 1.5 * t)
+    return (0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / RATE)).astype(np.float32)
+
+
+def _tiny_codec() -> WorldFrameCodec:
+    torch.manual_seed(0)
+    return WorldFrameCodec(
+        channels=16, latent_dims=8, num_codebooks=2, codebook_size=16, blocks=1
+    ).eval()
+
+
+def test_world_codec_interface_and_shapes() -> None:
+    codec = _tiny_codec()
+    assert isinstance(codec, AudioCodec)
+    assert codec.frame_rate == 50.0 and codec.num_codebooks == 2 and codec.codebook_size == 16
+    codes = codec.encode(_tone(1.0), RATE)
+    assert codes.dtype == torch.long and codes.shape == (2, 51)  # 201 frames of 5 ms -> 51
+    audio = codec.decode(codes)
+    assert audio.dtype == np.float32 and np.isfinite(audio).all()
+    assert len(audio) == pytest.approx(51 * 4 * 0.005 * RATE, rel=0.01)
+    # audio at another rate is resampled first: the same sound, the same number of frames
+    assert codec.encode(_tone(1.0)[::2].copy(), RATE // 2).shape == (2, 51)
+    train = codec.train()(torch.randn(2, 32, 64))
+    assert train.reconstruction.shape == (2, 32, 64) and train.codes.shape == (2, 2, 8)
+
+
+def test_world_codec_refuses_bad_input() -> None:
+    codec = _tiny_codec()
+    with pytest.raises(EmogenError, match="1-D"):
+        codec.encode(np.zeros((2, 100), np.float32), RATE)
+    with pytest.raises(EmogenError, match=r"\(Q, T\)"):
+        codec.decode(torch.zeros(4, dtype=torch.long))
+    with pytest.raises(EmogenError, match="power of two"):
+        WorldFrameCodec(stride=3)
+
+
+def test_world_codec_save_load_round_trip(tmp_path) -> None:
+    from emogen.speech.frames import FrameNormalizer
+
+    codec = _tiny_codec()
+    codec.with_statistics(FrameNormalizer(mean=[1.0] * 64, std=[2.0] * 64))
+    codec.save_pretrained(tmp_path / "codec")
+    loaded = WorldFrameCodec.from_pretrained(tmp_path / "codec")
+    np.testing.assert_allclose(loaded.normalizer.std, 2.0)
+    tone = _tone(0.5)
+    assert torch.equal(loaded.encode(tone, RATE), codec.encode(tone, RATE))
+
+
+def test_encodec_codec_loads_a_local_model(tmp_path) -> None:
+    from transformers import EncodecConfig, EncodecModel
+
+    torch.manual_seed(0)
+    config = EncodecConfig(
+        target_bandwidths=[1.5, 3.0],
+        sampling_rate=24000,
+        num_filters=4,
+        hidden_size=16,
+        codebook_dim=16,
+        codebook_size=1024,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 2],
+        num_lstm_layers=1,
+    )
+    EncodecModel(config).save_pretrained(tmp_path / "encodec")
+    codec = EncodecCodec(str(tmp_path / "encodec"), bandwidth=3.0)
+    assert isinstance(codec, AudioCodec)
+    assert (codec.sample_rate, codec.frame_rate, codec.codebook_size) == (24000, 75.0, 1024)
+    assert codec.num_codebooks == 4  # 3 kbit/s at 75 frames of 10 bits per codebook
+    codes = codec.encode(_tone(1.0), RATE)  # resampled to 24 kHz
+    assert codes.shape == (4, 75) and codes.dtype == torch.long
+    audio = codec.decode(codes)
+    assert audio.shape == (24000,) and np.isfinite(audio).all()
+    codec.save_pretrained(tmp_path / "wrapper")
+    assert EncodecCodec.from_pretrained(tmp_path / "wrapper").config.bandwidth == 3.0
+    with pytest.raises(EmogenError, match="no EncodecModel folder"):
+        EncodecCodec(str(tmp_path / "missing"))
+
+
+def _recipe():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "training" / "codec" / "train.py"
+    spec = importlib.util.spec_from_file_location("codec_train", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_tiny_learns_and_resumes(tiny_corpus, tmp_path) -> None:
+    recipe = _recipe()
+    config = recipe.load_config("tiny")
+    full = recipe.train(config, tiny_corpus, tmp_path / "full")
+    assert full["completed"] and full["final_eval_loss"] < full["first_eval_loss"]
+    codec = WorldFrameCodec.from_pretrained(tmp_path / "full" / "codec")
+    assert codec.config.num_codebooks == config["num_codebooks"]
+    assert np.abs(codec.normalizer.mean).max() > 0.1  # the corpus's statistics, in the config
+    # killed after step 40, resumed from its step-30 state: the same final weights
+    recipe.train(config, tiny_corpus, tmp_path / "cut", stop_after=40)
+    resumed = recipe.train(config, tiny_corpus, tmp_path / "cut", resume=True)
+    assert resumed["resumed_from"] == 30
+    again = WorldFrameCodec.from_pretrained(tmp_path / "cut" / "codec")
+    for (name, a), b in zip(codec.state_dict().items(), again.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    summary = json.loads((tmp_path / "full" / "training_summary.json").read_text())
+    assert summary["num_parameters"] > 0

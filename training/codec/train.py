@@ -1,0 +1,355 @@
+"""Train emogen's own audio codec (`emogen.speech.codec.WorldFrameCodec`) with Accelerate.
+
+The codec turns WORLD frames into residual-VQ tokens and back (the module docstring says how);
+the codec language model (training/tts_codec_lm) speaks in its tokens.
+
+Steps:
+    1. features: every wav of the manifest -> `WorldVocoder(window_f0_floor=65,
+       aperiodicity_stride=2)` -> `WorldFrameCoder` frames, split between processes and cached
+       in `<out>/features/` (`emogen.speech.feature_cache`), and a `FrameNormalizer` fitted over
+       the training utterances (saved inside the codec's config). The utterances of the last
+       `validation_texts` texts (sorted) are held out, all their renderings.
+    2. an Accelerate loop over random crops of `crop_frames` frames: reconstruction loss (mean
+       squared error of the normalised frames, log F0 weighted `f0_weight`: pitch carries the
+       emotion) + `commitment_weight` x the quantiser's commitment loss (van den Oord et al.
+       2017); the codebooks learn by EMA inside the forward pass. Logged to `<out>/loss.csv`
+       with the held-out reconstruction error, `save_state` every `save_every` steps (`--resume`
+       continues from the newest).
+    3. `WorldFrameCodec.save_pretrained(<out>/codec)`.
+
+Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
+batches the uninterrupted run would have seen.
+
+    .venv/bin/python training/codec/train.py --config tiny \\
+        --manifest data/corpus-tiny/manifest.jsonl --out checkpoints/codec-tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CONFIG_KEYS = {
+    # the codec (emogen.speech.codec.WorldFrameCodec)
+    "channels": int,
+    "latent_dims": int,
+    "num_codebooks": int,
+    "codebook_size": int,
+    "stride": int,
+    "blocks": int,
+    # data
+    "crop_frames": int,  # 5 ms frames per training crop (a multiple of stride)
+    "validation_texts": int,
+    # loss
+    "f0_weight": float,
+    "commitment_weight": float,
+    # optimisation
+    "steps": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "lr_schedule": str,
+    "warmup_steps": int,
+    "max_grad_norm": float,
+    "ema_decay": (float, type(None)),
+    "mixed_precision": str,
+    # bookkeeping
+    "log_every": int,
+    "eval_every": int,
+    "save_every": int,
+    "keep_states": int,
+    "seed": int,
+}
+FEATURES = "features"
+LOSS_LOG = "loss.csv"
+SUMMARY = "training_summary.json"
+CODEC = "codec"
+LOG_FIELDS = [
+    "step",
+    "loss",
+    "reconstruction_loss",
+    "commitment_loss",
+    "eval_loss",
+    "lr",
+    "seconds",
+]
+
+logger = logging.getLogger("codec")
+
+
+def load_config(name_or_path: str) -> dict[str, Any]:
+    """Read `configs/<name>.yaml` or a YAML path, and check its keys, types and ranges."""
+    from emogen.errors import EmogenError
+    from emogen.recipes import load_recipe_config
+
+    config = load_recipe_config(name_or_path, HERE / "configs", CONFIG_KEYS)
+    for key in ("steps", "batch_size", "crop_frames", "log_every", "eval_every", "save_every"):
+        if config[key] < 1:
+            raise EmogenError(f"{name_or_path}: {key} must be >= 1, got {config[key]}")
+    if config["crop_frames"] % config["stride"]:
+        raise EmogenError(f"{name_or_path}: crop_frames must be a multiple of stride")
+    return config
+
+
+def build_data(manifest_path: Path, out: Path, config: dict, accelerator) -> tuple:
+    """Analyse the manifest's audio (cached) and split it by text.
+
+    Returns:
+        `(train, held_out, normalizer, vocoder)`: normalised `(N, D)` float32 tensors of the
+        training and held-out utterances, the fitted `FrameNormalizer` and the analysis.
+    """
+    from emogen.errors import EmogenError
+    from emogen.speech.corpus import read_manifest
+    from emogen.speech.feature_cache import cached_world_frames
+    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
+    from emogen.speech.world import WorldVocoder
+
+    manifest = read_manifest(manifest_path)
+    vocoder = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2)
+    coder = WorldFrameCoder()
+    frames = cached_world_frames(
+        manifest, manifest_path, [u.id for u in manifest], out / FEATURES, vocoder, coder,
+        accelerator,
+    )  # fmt: skip
+    texts = sorted({u.text for u in manifest})
+    held_texts = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
+    if len(held_texts) >= len(texts):
+        raise EmogenError(f"{manifest_path}: {len(texts)} texts; validation_texts leaves none")
+    long_enough = [u for u in manifest if frames[u.id].shape[0] >= config["crop_frames"]]
+    train_ids = [u.id for u in long_enough if u.text not in held_texts]
+    held_ids = [u.id for u in long_enough if u.text in held_texts]
+    if not train_ids:
+        raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
+    normalizer = FrameNormalizer.fit(frames[i] for i in train_ids)
+
+    def tensors(ids: list[str]) -> list[torch.Tensor]:
+        return [torch.from_numpy(normalizer.normalize(frames[i])) for i in ids]
+
+    return tensors(train_ids), tensors(held_ids), normalizer, vocoder
+
+
+def draw_batch(
+    utterances: list[torch.Tensor], size: int, crop: int, generator: torch.Generator
+) -> torch.Tensor:
+    """`(size, crop, D)` random crops of random utterances."""
+    picks = torch.randint(len(utterances), (size,), generator=generator).tolist()
+    rows = []
+    for index in picks:
+        frames = utterances[index]
+        start = int(torch.randint(frames.shape[0] - crop + 1, (1,), generator=generator))
+        rows.append(frames[start : start + crop])
+    return torch.stack(rows)
+
+
+def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, f0_weight: float):
+    """Mean squared error per column, log F0 (column 0) weighted `f0_weight`."""
+    weights = torch.ones(target.shape[-1], device=target.device)
+    weights[0] = f0_weight
+    return (((prediction.float() - target.float()) ** 2).mean((0, 1)) * weights).sum() / (
+        weights.sum()
+    )
+
+
+def train(
+    config: dict[str, Any],
+    manifest: str | os.PathLike,
+    out: str | os.PathLike,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a run; returns the summary (also `<out>/training_summary.json`).
+
+    Args:
+        config: from `load_config`.
+        manifest: the corpus manifest (JSONL).
+        out: the run folder (features cache, states, loss log, and the codec).
+        resume: continue from the newest state in `<out>/states`.
+        stop_after: end the loop after this step without saving anything more (tests).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    from emogen.recipes import (
+        check_run_folder,
+        optimisation_step,
+        prepare_training,
+        read_loss_log,
+        record_run_config,
+        save_state,
+        seeded_generator,
+        write_loss_log,
+    )
+    from emogen.speech.codec import WorldFrameCodec
+
+    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
+    out = check_run_folder(out, config, resume, accelerator)
+    train_frames, held_frames, normalizer, vocoder = build_data(
+        Path(manifest), out, config, accelerator
+    )
+    record_run_config(out, config, accelerator)
+    set_seed(config["seed"])
+    codec = WorldFrameCodec(
+        frame_dims=train_frames[0].shape[1],
+        channels=config["channels"],
+        latent_dims=config["latent_dims"],
+        num_codebooks=config["num_codebooks"],
+        codebook_size=config["codebook_size"],
+        stride=config["stride"],
+        blocks=config["blocks"],
+        window_f0_floor=vocoder.config.window_f0_floor,
+        aperiodicity_stride=vocoder.config.aperiodicity_stride,
+    ).with_statistics(normalizer)
+    num_parameters = sum(p.numel() for p in codec.parameters())
+    logger.info(
+        "%d training utterances (%d frames), %d held out; %d parameters",
+        len(train_frames),
+        sum(f.shape[0] for f in train_frames),
+        len(held_frames),
+        num_parameters,
+    )
+    model, optimizer, lr_scheduler, ema, start_step = prepare_training(
+        accelerator, codec, config, out, resume
+    )
+    log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
+    eval_source = held_frames or train_frames
+    eval_batch = draw_batch(
+        eval_source,
+        config["batch_size"],
+        config["crop_frames"],
+        seeded_generator(config["seed"], 1),
+    )
+
+    def losses_of(frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        output = model(frames.to(accelerator.device))
+        return {
+            "reconstruction": reconstruction_loss(
+                output.reconstruction, frames.to(accelerator.device), config["f0_weight"]
+            ),
+            "commitment": config["commitment_weight"] * output.commitment,
+        }
+
+    def evaluate() -> float:
+        module = accelerator.unwrap_model(model)
+        module.eval()
+        with torch.no_grad():
+            if ema is not None:
+                ema.store(module.parameters())
+                ema.copy_to(module.parameters())
+            output = module(eval_batch.to(accelerator.device))
+            value = reconstruction_loss(output.reconstruction, eval_batch, config["f0_weight"])
+            if ema is not None:
+                ema.restore(module.parameters())
+        module.train()
+        return float(value)
+
+    if start_step == 0:
+        log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
+    started = time.perf_counter()
+    window: dict[str, list[float]] = {"loss": [], "reconstruction": [], "commitment": []}
+    model.train()
+    last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
+    bar = tqdm(
+        range(start_step + 1, last_step + 1),
+        initial=start_step,
+        total=config["steps"],
+        disable=not accelerator.is_local_main_process,
+        mininterval=2,
+        desc="training",
+    )
+    for step in bar:
+        generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
+        batch = draw_batch(train_frames, config["batch_size"], config["crop_frames"], generator)
+        loss, losses = optimisation_step(
+            accelerator,
+            model,
+            lambda batch=batch: losses_of(batch),
+            optimizer,
+            lr_scheduler,
+            config["max_grad_norm"],
+            ema,
+        )
+        for name, value in (("loss", loss), *losses.items()):
+            window[name].append(float(accelerator.reduce(value.detach(), reduction="mean")))
+        if step % config["log_every"] == 0 or step == config["steps"]:
+            evaluated = step % config["eval_every"] == 0 or step == config["steps"]
+            row = {
+                "step": step,
+                "loss": f"{np.mean(window['loss']):.6f}",
+                "reconstruction_loss": f"{np.mean(window['reconstruction']):.6f}",
+                "commitment_loss": f"{np.mean(window['commitment']):.6f}",
+                "eval_loss": f"{evaluate():.6f}" if evaluated else "",
+                "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            log_rows.append(row)
+            window = {name: [] for name in window}
+            bar.set_postfix(loss=row["loss"], refresh=False)
+            if accelerator.is_main_process:
+                write_loss_log(out / LOSS_LOG, log_rows, LOG_FIELDS)
+        if step % config["save_every"] == 0 and step < config["steps"]:
+            save_state(accelerator, out, step, config["keep_states"])
+
+    completed = last_step == config["steps"]
+    logged = [r for r in log_rows if r.get("loss")]
+    summary = {
+        "steps": last_step,
+        "completed": completed,
+        "resumed_from": start_step,
+        "first_loss": float(logged[0]["loss"]) if logged else math.nan,
+        "final_loss": float(logged[-1]["loss"]) if logged else math.nan,
+        "first_eval_loss": float(log_rows[0]["eval_loss"]),
+        "final_eval_loss": float(
+            next(r["eval_loss"] for r in reversed(log_rows) if r.get("eval_loss"))
+        ),
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+        "num_parameters": num_parameters,
+        "num_training_utterances": len(train_frames),
+        "num_held_out_utterances": len(held_frames),
+        "num_processes": accelerator.num_processes,
+        "machine": platform.processor() or platform.machine(),
+    }
+    if not completed:
+        return summary
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        module = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(module.parameters())
+        module.eval().save_pretrained(out / CODEC)
+        (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        logger.info("saved the codec to %s: %s", out / CODEC, summary)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="tiny", help="tiny, base, or a YAML path")
+    parser.add_argument("--manifest", required=True, help="corpus manifest (JSONL)")
+    parser.add_argument(
+        "--out", default=None, help="run folder (default checkpoints/codec-<config>)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the newest state")
+    parser.add_argument("--stop-after", type=int, default=None, help="end after step N (tests)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)  # processes, not threads, share the cores
+    config = load_config(args.config)
+    out = args.out or ROOT / "checkpoints" / f"codec-{Path(args.config).stem}"
+    train(config, args.manifest, out, args.resume, args.stop_after)
+
+
+if __name__ == "__main__":
+    main()
