@@ -1,0 +1,347 @@
+"""A codec language model: emotion + phonemes -> audio codec tokens, one frame at a time.
+
+`CodecLanguageModel` is a decoder-only transformer (a small transformers Llama) over one
+sequence per utterance (the UDDETTS / Llasa family; Llasa, Ye et al. 2025):
+
+    [ emotion prefix | phoneme tokens | audio frames ... ]
+
+- the emotion prefix: `prefix_length` input embeddings projected from the shared
+  `EmotionEncoder`'s condition (EmoReg's shifted embedding); the encoder's null emotion gives
+  the unconditional prefix of classifier-free guidance (Ho & Salimans 2022);
+- phoneme tokens: the Piper voice's phoneme ids (`emogen.speech.diffusion_tts.phoneme_tokens`);
+- audio frames of an `AudioCodec` with Q codebooks, in MusicGen's delay pattern (Copet et al.
+  2023): codebook q is shifted q steps later, so at each step the model predicts every codebook
+  at once yet codebook q of a frame comes after codebooks < q of the same frame. A step's input
+  is the sum of the Q codebook embeddings of the step before. Codebook 0 predicts `END` after
+  the last frame.
+
+Generation is KV-cached (transformers' `DynamicCache`), batched with left-padded prompts, and
+samples each codebook with temperature, top-k and top-p; classifier-free guidance on the
+emotion runs the unconditional prefix in the same batch.
+
+Example:
+    >>> model = CodecLanguageModel(phoneme_vocab_size=256, num_codebooks=4, codebook_size=512)
+    >>> codes = model.generate([tokens], condition, null_condition, guidance_scale=2.0)
+    >>> codes[0].shape   # (Q, T)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+from ..errors import EmogenError
+
+__all__ = ["CodecLanguageModel", "CodecLanguageModelOutput", "delay_codes", "undelay_codes"]
+
+
+def delay_codes(codes: torch.Tensor, bos: int, end: int) -> torch.Tensor:
+    """`(Q, T)` codes -> `(Q, T + Q - 1)` in the delay pattern: row q shifted right by q, `bos`
+    before and `end` after."""
+    num_codebooks, length = codes.shape
+    delayed = torch.full((num_codebooks, length + num_codebooks - 1), end, dtype=torch.long)
+    for level in range(num_codebooks):
+        delayed[level, :level] = bos
+        delayed[level, level : level + length] = codes[level]
+    return delayed
+
+
+def undelay_codes(delayed: torch.Tensor, length: int) -> torch.Tensor:
+    """Inverse of `delay_codes`: `(Q, S)` -> `(Q, length)`."""
+    num_codebooks = delayed.shape[0]
+    return torch.stack([delayed[q, q : q + length] for q in range(num_codebooks)])
+
+
+@dataclass
+class CodecLanguageModelOutput(BaseOutput):
+    """Training forward pass.
+
+    Args:
+        loss: mean cross-entropy over the supervised codebook positions.
+        logits: `(B, S, Q, K + 2)` per audio step and codebook (K codes, BOS, END).
+    """
+
+    loss: torch.Tensor
+    logits: torch.Tensor
+
+
+class CodecLanguageModel(ModelMixin, ConfigMixin):
+    """Decoder-only transformer over [emotion prefix | phonemes | codec frames] (module docstring).
+
+    Args:
+        phoneme_vocab_size: phoneme ids are in [0, phoneme_vocab_size).
+        num_codebooks: Q of the codec.
+        codebook_size: K of the codec; ids K and K + 1 are BOS and END.
+        emotion_dims: size of the `EmotionEncoder` condition.
+        prefix_length: input embeddings the emotion becomes.
+        hidden_size, num_layers, num_heads, intermediate_size: the Llama transformer's.
+        max_positions: longest sequence (prefix + phonemes + audio steps).
+        dropout: attention dropout while training.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        phoneme_vocab_size: int = 256,
+        num_codebooks: int = 4,
+        codebook_size: int = 512,
+        emotion_dims: int = 64,
+        prefix_length: int = 2,
+        hidden_size: int = 256,
+        num_layers: int = 6,
+        num_heads: int = 4,
+        intermediate_size: int = 704,
+        max_positions: int = 2048,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        from transformers import LlamaConfig, LlamaModel
+
+        llama = LlamaConfig(
+            vocab_size=1,  # the model reads input embeddings only
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            num_key_value_heads=num_heads,
+            max_position_embeddings=max_positions,
+            attention_dropout=dropout,
+            bos_token_id=None,
+            eos_token_id=None,
+            pad_token_id=None,
+        )
+        self.transformer = LlamaModel(llama)
+        self.emotion_prefix = nn.Linear(emotion_dims, prefix_length * hidden_size)
+        self.phoneme_embedding = nn.Embedding(phoneme_vocab_size, hidden_size)
+        self.code_embeddings = nn.ModuleList(
+            nn.Embedding(codebook_size + 2, hidden_size) for _ in range(num_codebooks)
+        )
+        self.heads = nn.ModuleList(
+            nn.Linear(hidden_size, codebook_size + 2, bias=False) for _ in range(num_codebooks)
+        )
+
+    @property
+    def bos(self) -> int:
+        return self.config.codebook_size
+
+    @property
+    def end(self) -> int:
+        return self.config.codebook_size + 1
+
+    def _prompt(self, condition: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """`(B, E)` condition and `(B, L)` phoneme ids -> `(B, P + L, H)` prompt embeddings."""
+        prefix = self.emotion_prefix(condition).view(
+            len(condition), self.config.prefix_length, self.config.hidden_size
+        )
+        return torch.cat([prefix, self.phoneme_embedding(tokens)], 1)
+
+    def _frame_inputs(self, delayed: torch.Tensor) -> torch.Tensor:
+        """`(B, Q, S)` delayed codes -> `(B, S, H)` step inputs (the sum over codebooks)."""
+        return sum(
+            embedding(delayed[:, level]) for level, embedding in enumerate(self.code_embeddings)
+        )
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.stack([head(hidden) for head in self.heads], -2)
+
+    def forward(
+        self,
+        condition: torch.Tensor,
+        tokens: torch.Tensor,
+        token_lengths: torch.Tensor,
+        codes: torch.Tensor,
+        code_lengths: torch.Tensor,
+    ) -> CodecLanguageModelOutput:
+        """Teacher-forced loss of a right-padded batch.
+
+        Args:
+            condition: `(B, E)` emotion conditions (null rows for classifier-free guidance).
+            tokens: `(B, L)` phoneme ids, right-padded.
+            token_lengths: `(B,)` phonemes per row.
+            codes: `(B, Q, T)` codec frames, right-padded.
+            code_lengths: `(B,)` frames per row.
+        """
+        batch, num_codebooks, frames = codes.shape
+        if num_codebooks != self.config.num_codebooks:
+            raise EmogenError(
+                f"codes have {num_codebooks} codebooks, the model {self.config.num_codebooks}"
+            )
+        device = codes.device
+        steps = frames + num_codebooks  # the delayed frames and codebook 0's END
+        targets = torch.full((batch, num_codebooks, steps), -100, dtype=torch.long, device=device)
+        inputs = torch.full(
+            (batch, num_codebooks, steps), self.bos, dtype=torch.long, device=device
+        )
+        rows_embeddings, rows_masks, starts = [], [], []
+        for row in range(batch):
+            length = int(code_lengths[row])
+            delayed = delay_codes(codes[row, :, :length].cpu(), self.bos, self.end).to(device)
+            count = delayed.shape[1]
+            # supervised: real codes, and codebook 0's END right after its last frame
+            for level in range(num_codebooks):
+                targets[row, level, level : level + length] = codes[row, level, :length]
+            targets[row, 0, length] = self.end
+            inputs[row, :, 1 : count + 1] = delayed
+            inputs[row, :, count + 1 :] = self.end
+        prompt = self._prompt(condition, tokens)
+        audio = self._frame_inputs(inputs)
+        for row in range(batch):
+            used = self.config.prefix_length + int(token_lengths[row])
+            rows_embeddings.append(torch.cat([prompt[row, :used], audio[row]]))
+            starts.append(used)
+        total = max(len(e) for e in rows_embeddings)
+        embeddings = prompt.new_zeros(batch, total, self.config.hidden_size)
+        mask = torch.zeros(batch, total, dtype=torch.long, device=device)
+        for row, rows in enumerate(rows_embeddings):
+            embeddings[row, : len(rows)] = rows
+            valid = starts[row] + int(code_lengths[row]) + num_codebooks
+            mask[row, :valid] = 1
+            rows_masks.append(valid)
+        hidden = self.transformer(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
+        audio_hidden = torch.stack(
+            [hidden[row, starts[row] : starts[row] + steps] for row in range(batch)]
+        )
+        logits = self._logits(audio_hidden)  # (B, S, Q, K + 2)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            targets.transpose(1, 2).reshape(-1),
+            ignore_index=-100,
+        )
+        return CodecLanguageModelOutput(loss, logits)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        tokens: Sequence[torch.Tensor],
+        condition: torch.Tensor,
+        null_condition: torch.Tensor | None = None,
+        guidance_scale: float = 1.0,
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+        top_p: float | None = None,
+        max_frames: int = 1000,
+        min_frames: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> list[torch.Tensor]:
+        """Sample codec frames for a batch of phoneme sequences.
+
+        Args:
+            tokens: B sequences of phoneme ids (any lengths: prompts are left-padded).
+            condition: `(B, E)` emotion conditions.
+            null_condition: `(B, E)` unconditional prefix conditions (the encoder's null
+                emotion); needed when `guidance_scale != 1`.
+            guidance_scale: classifier-free guidance on the emotion (1: none).
+            temperature: softmax temperature (> 0).
+            top_k: keep the k most likely entries (None: all).
+            top_p: keep the smallest set with this much probability (nucleus; None: all).
+            max_frames: stop a row after this many frames.
+            min_frames: END is not accepted before this many frames.
+            generator: the sampling's random generator.
+
+        Returns:
+            B tensors of `(Q, T_b)` codes.
+        """
+        if temperature <= 0:
+            raise EmogenError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise EmogenError(f"top_k must be >= 1 or None, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise EmogenError(f"top_p must be in (0, 1] or None, got {top_p}")
+        guided = guidance_scale != 1.0
+        if guided and null_condition is None:
+            raise EmogenError("guidance_scale != 1 needs null_condition")
+        batch, num_codebooks = len(tokens), self.config.num_codebooks
+        device = self.device
+        if guided:
+            tokens = [*tokens, *tokens]
+            condition = torch.cat([condition, null_condition])
+        # left-padded prompts: every row's audio starts at the same step
+        prompts = [
+            self._prompt(condition[row : row + 1].to(device), sequence[None].to(device))[0]
+            for row, sequence in enumerate(tokens)
+        ]
+        width = max(len(prompt) for prompt in prompts)
+        embeddings = prompts[0].new_zeros(len(prompts), width, self.config.hidden_size)
+        mask = torch.zeros(len(prompts), width, dtype=torch.long, device=device)
+        for row, prompt in enumerate(prompts):
+            embeddings[row, width - len(prompt) :] = prompt
+            mask[row, width - len(prompt) :] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.transformer(
+            inputs_embeds=embeddings, attention_mask=mask, position_ids=positions, use_cache=True
+        )
+        cache, position = out.past_key_values, positions[:, -1:] + 1
+        previous = torch.full(
+            (len(tokens), num_codebooks, 1), self.bos, dtype=torch.long, device=device
+        )
+        delayed: list[torch.Tensor] = []
+        lengths = torch.full((batch,), -1, dtype=torch.long)  # frames per row once END is drawn
+        for step in range(max_frames + num_codebooks):
+            mask = torch.cat([mask, mask.new_ones(len(tokens), 1)], 1)
+            out = self.transformer(
+                inputs_embeds=self._frame_inputs(previous),
+                attention_mask=mask,
+                position_ids=position,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            cache, position = out.past_key_values, position + 1
+            logits = self._logits(out.last_hidden_state[:, -1]).float()  # (B', Q, K + 2)
+            if guided:
+                conditional, unconditional = logits[:batch], logits[batch:]
+                logits = unconditional + guidance_scale * (conditional - unconditional)
+            chosen = torch.empty(batch, num_codebooks, dtype=torch.long, device=device)
+            for level in range(num_codebooks):
+                scores = logits[:, level].clone()
+                scores[:, self.bos] = -float("inf")  # never sampled
+                if level > 0 or step < min_frames:
+                    scores[:, self.end] = -float("inf")
+                chosen[:, level] = _sample(scores, temperature, top_k, top_p, generator)
+            for row in range(batch):
+                frame_of = [step - level for level in range(num_codebooks)]
+                for level in range(num_codebooks):
+                    if frame_of[level] < 0:
+                        chosen[row, level] = self.bos
+                    elif lengths[row] >= 0 and frame_of[level] >= lengths[row]:
+                        chosen[row, level] = self.end
+                if lengths[row] < 0 and (chosen[row, 0] == self.end or step == max_frames):
+                    lengths[row] = step
+                    chosen[row, 0] = self.end
+            delayed.append(chosen.cpu())
+            if (lengths >= 0).all() and step >= int(lengths.max()) + num_codebooks - 2:
+                break
+            previous = chosen[:, :, None]
+            if guided:
+                previous = torch.cat([previous, previous])
+        sequence = torch.stack(delayed, -1)  # (B, Q, S)
+        return [undelay_codes(sequence[row], int(lengths[row])) for row in range(batch)]
+
+
+def _sample(
+    scores: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One id per row of `(B, V)` scores: temperature, then top-k, then nucleus (top-p)
+    filtering (Holtzman et al. 2020), then a draw."""
+    scores = scores / temperature
+    if top_k is not None and top_k < scores.shape[-1]:
+        kth = torch.topk(scores, top_k, -1).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, -float("inf"))
+    if top_p is not None and top_p < 1:
+        ordered, order = torch.sort(scores, descending=True)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        # drop an entry when the ones before it already hold top_p (the first always stays)
+        drop = cumulative - ordered.softmax(-1) >= top_p
+        scores = scores.masked_fill(drop.scatter(-1, order, drop), -float("inf"))
+    probabilities = scores.softmax(-1)
+    return torch.multinomial(probabilities.cpu(), 1, generator=generator)[:, 0].to(scores.device)

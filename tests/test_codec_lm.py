@@ -1,0 +1,128 @@
+"""CodecLanguageModel: delay pattern, teacher-forced training, KV-cached batched generation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from emogen.errors import EmogenError
+from emogen.speech.codec_lm import CodecLanguageModel, _sample, delay_codes, undelay_codes
+
+K = 16
+
+
+def test_delay_pattern_round_trip() -> None:
+    codes = torch.randint(0, K, (3, 7), generator=torch.Generator().manual_seed(0))
+    delayed = delay_codes(codes, bos=K, end=K + 1)
+    assert delayed.shape == (3, 9)
+    assert delayed[1, 0] == K and delayed[2, :2].tolist() == [K, K]  # BOS before
+    assert delayed[0, 7:].tolist() == [K + 1, K + 1] and delayed[1, 8] == K + 1  # END after
+    assert torch.equal(delayed[2, 2:], codes[2])
+    assert torch.equal(undelay_codes(delayed, 7), codes)
+
+
+@pytest.fixture(scope="module")
+def memorised():
+    """A tiny model trained until it has learned two utterances by heart."""
+    torch.manual_seed(0)
+    model = CodecLanguageModel(
+        phoneme_vocab_size=20,
+        num_codebooks=3,
+        codebook_size=K,
+        emotion_dims=8,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        max_positions=128,
+    )
+    tokens = torch.tensor([[1, 2, 3, 4, 0], [5, 6, 7, 0, 0]])
+    token_lengths = torch.tensor([4, 3])
+    codes = torch.randint(0, K, (2, 3, 10), generator=torch.Generator().manual_seed(1))
+    code_lengths = torch.tensor([10, 6])
+    condition = torch.randn(2, 8, generator=torch.Generator().manual_seed(2))
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    first = None
+    for _ in range(300):
+        loss = model(condition, tokens, token_lengths, codes, code_lengths).loss
+        first = float(loss.detach()) if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (
+        model.eval(),
+        tokens,
+        token_lengths,
+        codes,
+        code_lengths,
+        condition,
+        first,
+        float(loss.detach()),
+    )
+
+
+def test_training_learns_and_greedy_generation_replays_the_codes(memorised) -> None:
+    model, tokens, token_lengths, codes, code_lengths, condition, first, last = memorised
+    assert last < 0.05 * first
+    prompts = [tokens[row, : token_lengths[row]] for row in range(2)]
+    generated = model.generate(prompts, condition, top_k=1, max_frames=40)
+    # each row stops where its utterance ended (codebook 0's END), with every code right
+    for row in range(2):
+        assert torch.equal(generated[row], codes[row, :, : code_lengths[row]])
+
+
+def test_batched_generation_equals_one_by_one(memorised) -> None:
+    model, tokens, token_lengths, _, _, condition, _, _ = memorised
+    prompts = [tokens[row, : token_lengths[row]] for row in range(2)]
+    generator = torch.Generator().manual_seed(3)
+    batched = model.generate(prompts, condition, temperature=1e-3, max_frames=40)
+    single = model.generate(prompts[1:], condition[1:], temperature=1e-3, max_frames=40)
+    assert torch.equal(batched[1], single[0])
+    sampled = model.generate(prompts, condition, top_p=0.9, max_frames=12, generator=generator)
+    assert all(s.shape[0] == 3 and 1 <= s.shape[1] <= 12 for s in sampled)
+    assert all(int(s.max()) < K for s in sampled)  # BOS and END never leak into the codes
+
+
+def test_guidance_and_limits(memorised) -> None:
+    model, tokens, token_lengths, _, _, condition, _, _ = memorised
+    prompt = [tokens[0, :4]]
+    guided = model.generate(
+        prompt, condition[:1], torch.zeros(1, 8), guidance_scale=2.0, top_k=1, max_frames=5
+    )
+    assert guided[0].shape == (3, 5)  # stopped at max_frames
+    longer = model.generate(prompt, condition[:1], top_k=1, max_frames=40, min_frames=15)
+    assert longer[0].shape[1] >= 15
+    with pytest.raises(EmogenError, match="null_condition"):
+        model.generate(prompt, condition[:1], guidance_scale=2.0)
+    with pytest.raises(EmogenError, match="temperature"):
+        model.generate(prompt, condition[:1], temperature=0)
+    with pytest.raises(EmogenError, match="top_p"):
+        model.generate(prompt, condition[:1], top_p=1.5)
+    with pytest.raises(EmogenError, match="codebooks"):
+        model(
+            condition, tokens, token_lengths, torch.zeros(2, 2, 4, dtype=torch.long), token_lengths
+        )
+
+
+def test_sampling_filters() -> None:
+    scores = torch.tensor([[0.0, 3.0, 1.0, 2.9]])
+    generator = torch.Generator().manual_seed(0)
+    draws = {int(_sample(scores, 1.0, 1, None, generator)) for _ in range(20)}
+    assert draws == {1}  # top-1 is greedy
+    draws = {int(_sample(scores, 1.0, None, 0.3, generator)) for _ in range(20)}
+    assert draws == {1}  # the nucleus of 30 % holds only the best entry
+    draws = {int(_sample(scores, 1.0, 2, None, generator)) for _ in range(200)}
+    assert draws == {1, 3}  # top-2
+    draws = {int(_sample(scores, 100.0, None, None, generator)) for _ in range(200)}
+    assert draws == {0, 1, 2, 3}  # a high temperature flattens the distribution
+
+
+def test_save_load_round_trip(memorised, tmp_path) -> None:
+    model, tokens, _, _, _, condition, _, _ = memorised
+    model.save_pretrained(tmp_path / "lm")
+    loaded = CodecLanguageModel.from_pretrained(tmp_path / "lm").eval()
+    prompts = [tokens[0, :4]]
+    assert torch.equal(
+        loaded.generate(prompts, condition[:1], top_k=1, max_frames=40)[0],
+        model.generate(prompts, condition[:1], top_k=1, max_frames=40)[0],
+    )
