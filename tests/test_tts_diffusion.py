@@ -27,6 +27,7 @@ from emogen.speech.diffusion_tts import (
     phoneme_tokens,
     regulate_length,
 )
+from emogen.speech.frames import sentence_segments
 from emogen.speech.voice import PiperVoice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,14 +161,14 @@ def test_training_tokens_are_the_tokens_the_pipeline_speaks(recipe, tiny_corpus)
         assert "".join(p for p, _, _ in utterance.alignment) == "".join(phonemes)
         num_frames = int(utterance.duration_s * 200)
         total = phoneme_frame_durations(utterance.alignment, num_frames, 5.0)
-        segments = recipe.sentence_segments(utterance, phonemes, num_frames, 5.0)
+        segments = sentence_segments(utterance, phonemes, num_frames, 5.0)
         for text, (start, end, durations) in zip(phonemes, segments):
             assert len(durations) == len(text) and durations.sum() == end - start
             assert len(phoneme_tokens(voice, text)) == len(text)
         if len(segments) == 1:  # one sentence: only the silences at the ends are cut off
             assert abs(int(segments[0][2][1:-1].sum()) - int(total[1:-1].sum())) <= 2
     with pytest.raises(EmogenError, match="not those of the voice's phonemizer"):
-        recipe.sentence_segments(manifest[0], ["hə"], 100, 5.0)
+        sentence_segments(manifest[0], ["hə"], 100, 5.0)
 
 
 def test_tiny_training_learns_and_saves_a_pipeline(tiny_run, recipe):

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
     from .dialogue import DialogueTurn, EmpatheticDialoguePipeline
     from .talking_head import TalkingHeadOutput, TalkingHeadPipeline
     from .tts import EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk
+    from .tts_codec_lm import CodecLMTTSPipeline
     from .vc import EmotionalVCPipeline
 
 _LAZY = {
     "AvatarOutput": ".avatar",
     "AvatarPipeline": ".avatar",
+    "CodecLMTTSPipeline": ".tts_codec_lm",
     "DialogueTurn": ".dialogue",
     "EmpatheticDialoguePipeline": ".dialogue",
     "EmotionalSpeechOutput": ".tts",
@@ -36,6 +38,7 @@ _LAZY = {
 __all__ = [
     "AvatarOutput",
     "AvatarPipeline",
+    "CodecLMTTSPipeline",
     "DialogueTurn",
     "EmotionalSpeechOutput",
     "EmotionalTTSPipeline",

@@ -30,8 +30,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyworld
@@ -47,6 +49,7 @@ __all__ = [
     "FrameNormalizer",
     "WorldFrameCoder",
     "phoneme_frame_durations",
+    "sentence_segments",
 ]
 
 # Standard deviations below this count as constant columns and are not scaled (a column of
@@ -374,6 +377,48 @@ def phoneme_frame_durations(
     boundaries = np.clip(boundaries, 0, num_frames)
     durations = np.diff(np.concatenate([[0], boundaries, [num_frames]]))
     return durations
+
+
+def sentence_segments(
+    utterance: Any, phonemes: list[str], num_frames: int, frame_period_ms: float
+) -> list[tuple[int, int, np.ndarray]]:
+    """Cut an utterance's frames into its sentences.
+
+    Args:
+        utterance: a manifest `Utterance` with an `alignment` (one entry per phoneme character
+            of its sentences, in order).
+        phonemes: the voice's phonemes of each sentence (`PiperVoice.phonemize`).
+        num_frames: frames of the utterance.
+        frame_period_ms: their hop.
+
+    Returns:
+        `(first_frame, end_frame, durations)` per sentence: each runs from its first phoneme's
+        start to its last phoneme's end (the pause between sentences is the pipeline's, not
+        the model's), durations from `phoneme_frame_durations` summing to its frames.
+
+    Raises:
+        EmogenError: the alignment's phonemes are not the sentences' phonemes.
+    """
+    alignment = utterance.alignment
+    aligned = "".join(entry[0] for entry in alignment)
+    if aligned != "".join(phonemes):
+        raise EmogenError(
+            f"the alignment's phonemes {aligned!r} are not those of the voice's phonemizer "
+            f"{''.join(phonemes)!r}: a corpus made with another voice or phonemizer"
+        )
+    hop = frame_period_ms / 1000.0
+    segments, first = [], 0
+    for sentence in phonemes:
+        entries = alignment[first : first + len(sentence)]
+        first += len(sentence)
+        # The first frame whose centre is at or after the start (1e-9: a time on a centre).
+        start = min(math.ceil(entries[0][1] / hop - 1e-9), num_frames - 1)
+        end = min(max(math.ceil(entries[-1][2] / hop - 1e-9), start + 1), num_frames)
+        offset = start * hop
+        shifted = [(p, max(s - offset, 0.0), max(e - offset, 0.0)) for p, s, e in entries]
+        durations = phoneme_frame_durations(shifted, end - start, frame_period_ms)
+        segments.append((start, end, durations))
+    return segments
 
 
 def _interpolated_log_f0(f0: np.ndarray, unvoiced_f0: float) -> np.ndarray:

@@ -148,51 +148,6 @@ class Sentence:
     offset_s: float
 
 
-def sentence_segments(
-    utterance, phonemes: list[str], num_frames: int, frame_period_ms: float
-) -> list[tuple[int, int, np.ndarray]]:
-    """Cut an utterance's frames into its sentences.
-
-    Args:
-        utterance: a manifest `Utterance` with an `alignment` (one entry per phoneme character
-            of its sentences, in order).
-        phonemes: the voice's phonemes of each sentence (`PiperVoice.phonemize`).
-        num_frames: frames of the utterance.
-        frame_period_ms: their hop.
-
-    Returns:
-        `(first_frame, end_frame, durations)` per sentence: each runs from its first phoneme's
-        start to its last phoneme's end (the pause between sentences is the pipeline's, not
-        the model's), durations from `phoneme_frame_durations` summing to its frames.
-
-    Raises:
-        EmogenError: the alignment's phonemes are not the sentences' phonemes.
-    """
-    from emogen.errors import EmogenError
-    from emogen.speech.frames import phoneme_frame_durations
-
-    alignment = utterance.alignment
-    aligned = "".join(entry[0] for entry in alignment)
-    if aligned != "".join(phonemes):
-        raise EmogenError(
-            f"the alignment's phonemes {aligned!r} are not those of the voice's phonemizer "
-            f"{''.join(phonemes)!r}: a corpus made with another voice or phonemizer"
-        )
-    hop = frame_period_ms / 1000.0
-    segments, first = [], 0
-    for sentence in phonemes:
-        entries = alignment[first : first + len(sentence)]
-        first += len(sentence)
-        # The first frame whose centre is at or after the start (1e-9: a time on a centre).
-        start = min(math.ceil(entries[0][1] / hop - 1e-9), num_frames - 1)
-        end = min(max(math.ceil(entries[-1][2] / hop - 1e-9), start + 1), num_frames)
-        offset = start * hop
-        shifted = [(p, max(s - offset, 0.0), max(e - offset, 0.0)) for p, s, e in entries]
-        durations = phoneme_frame_durations(shifted, end - start, frame_period_ms)
-        segments.append((start, end, durations))
-    return segments
-
-
 def build_data(manifest_path: Path, out: Path, config: dict, skip_bad: bool, accelerator) -> tuple:
     """Read and check the manifest, analyse its audio (cached), cut it into sentences.
 
@@ -209,7 +164,7 @@ def build_data(manifest_path: Path, out: Path, config: dict, skip_bad: bool, acc
     from emogen.speech.corpus import ManifestError, ManifestProblem, read_manifest
     from emogen.speech.diffusion_tts import phoneme_tokens
     from emogen.speech.feature_cache import cached_world_frames
-    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
+    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder, sentence_segments
     from emogen.speech.voice import PiperVoice
     from emogen.speech.world import WorldVocoder
 
