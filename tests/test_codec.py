@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -153,6 +154,7 @@ def _recipe():
     path = Path(__file__).resolve().parents[1] / "training" / "codec" / "train.py"
     spec = importlib.util.spec_from_file_location("codec_train", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -126,3 +128,46 @@ def test_save_load_round_trip(memorised, tmp_path) -> None:
         loaded.generate(prompts, condition[:1], top_k=1, max_frames=40)[0],
         model.generate(prompts, condition[:1], top_k=1, max_frames=40)[0],
     )
+
+
+def _recipe(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "training" / name / "train.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_train", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(tiny_corpus, tmp_path) -> None:
+    import numpy as np
+
+    from emogen.pipelines import CodecLMTTSPipeline, load_pipeline
+
+    codec_recipe = _recipe("codec")
+    codec_recipe.train(codec_recipe.load_config("tiny"), tiny_corpus, tmp_path / "codec")
+    recipe = _recipe("tts_codec_lm")
+    config = recipe.load_config("tiny")
+    codec = tmp_path / "codec" / "codec"
+    full = recipe.train(config, codec, tiny_corpus, tmp_path / "full")
+    assert full["completed"] and full["final_eval_loss"] < 0.9 * full["first_eval_loss"]
+    # killed after step 30, resumed from its step-20 state: the same final weights
+    recipe.train(config, codec, tiny_corpus, tmp_path / "cut", stop_after=30)
+    resumed = recipe.train(config, codec, [tiny_corpus], tmp_path / "cut", resume=True)
+    assert resumed["resumed_from"] == 20
+    pipe = load_pipeline(tmp_path / "full" / "pipeline")
+    again = load_pipeline(tmp_path / "cut" / "pipeline")
+    assert isinstance(pipe, CodecLMTTSPipeline)
+    for a, b in zip(
+        pipe.language_model.state_dict().values(), again.language_model.state_dict().values()
+    ):
+        torch.testing.assert_close(a, b)
+    out = pipe("Hello there. See you soon.", emotion="sad", generator=0)
+    assert out.sample_rate == 22050 and len(out.sentences[0]) == 2
+    assert out.audios[0].dtype == np.float32 and np.isfinite(out.audios[0]).all()
+    assert out.sentence_starts[0][1] > 0 and out.emotions[0][0].category == "sad"
+    with pytest.raises(EmogenError, match="best_of"):
+        pipe("Hello.", best_of=0)

@@ -1,0 +1,484 @@
+"""Train the codec language model TTS (`emogen.speech.codec_lm`) with Accelerate.
+
+The model reads [emotion prefix | phonemes] and writes the tokens of a trained codec
+(training/codec), jointly with the shared `EmotionEncoder`; the whole emotion is dropped to the
+null one with `condition_dropout` for classifier-free guidance (Ho & Salimans 2022).
+
+Steps:
+    1. data: each manifest's utterances are cut into their sentences by their phoneme alignment
+       (`emogen.speech.frames.sentence_segments`: the pipeline speaks sentence by sentence), the
+       WORLD frames (the codec's own analysis, cached per manifest in `<out>/features/<n>/`) of
+       each sentence are encoded by the codec, and the codes cached in `<out>/codes.pt` (rebuilt
+       when the codec or a manifest changes). A curve utterance gives each sentence the curve's
+       emotion at the sentence's middle. The sentences of the last `validation_texts` texts
+       (sorted) are held out.
+    2. an Accelerate loop over batches of sentences of similar length: the teacher-forced
+       cross-entropy of every codebook (MusicGen's delay pattern), gradient clipping, optional
+       EMA, logged to `<out>/loss.csv` with the held-out loss; `save_state` every `save_every`
+       steps (`--resume` continues from the newest).
+    3. `CodecLMTTSPipeline(...).save_pretrained(<out>/pipeline)` with the codec, the voice, the
+       model, the emotion encoder and the voice conversion's prosody estimator (the best-of-N
+       verifier).
+
+    .venv/bin/python training/tts_codec_lm/train.py --config tiny --codec CODEC_FOLDER \\
+        --manifest data/corpus-tiny/manifest.jsonl --out checkpoints/tts-codec-lm-tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CONFIG_KEYS = {
+    # the language model (emogen.speech.codec_lm.CodecLanguageModel) and emotion encoder
+    "hidden_size": int,
+    "num_layers": int,
+    "num_heads": int,
+    "intermediate_size": int,
+    "prefix_length": int,
+    "dropout": float,
+    "emotion_hidden_size": int,
+    # data
+    "voice": str,
+    "max_sentence_frames": int,  # codec frames; longer sentences are left out
+    "validation_texts": int,
+    # optimisation
+    "steps": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "lr_schedule": str,
+    "warmup_steps": int,
+    "max_grad_norm": float,
+    "condition_dropout": float,
+    "ema_decay": (float, type(None)),
+    "mixed_precision": str,
+    # the exported pipeline's defaults
+    "emotion_guidance_scale": float,
+    "temperature": float,
+    "top_k": int,
+    # bookkeeping
+    "log_every": int,
+    "eval_every": int,
+    "save_every": int,
+    "keep_states": int,
+    "seed": int,
+}
+FEATURES = "features"
+CODES = "codes.pt"
+LOSS_LOG = "loss.csv"
+SUMMARY = "training_summary.json"
+PIPELINE = "pipeline"
+LOG_FIELDS = ["step", "loss", "eval_loss", "lr", "seconds"]
+BUCKET_BATCHES = 4
+
+logger = logging.getLogger("tts_codec_lm")
+
+
+def load_config(name_or_path: str) -> dict[str, Any]:
+    """Read `configs/<name>.yaml` or a YAML path, and check its keys, types and ranges."""
+    from emogen.errors import EmogenError
+    from emogen.recipes import load_recipe_config
+
+    config = load_recipe_config(name_or_path, HERE / "configs", CONFIG_KEYS)
+    for key in ("steps", "batch_size", "max_sentence_frames", "log_every", "eval_every"):
+        if config[key] < 1:
+            raise EmogenError(f"{name_or_path}: {key} must be >= 1, got {config[key]}")
+    if not 0.0 <= config["condition_dropout"] < 1.0:
+        raise EmogenError(f"{name_or_path}: condition_dropout must be in [0, 1)")
+    return config
+
+
+@dataclass
+class Sentence:
+    """One training sentence: its text, phoneme ids, codec codes and emotion."""
+
+    id: str
+    text: str
+    tokens: torch.Tensor  # (L,) int64
+    codes: torch.Tensor  # (Q, T) int64
+    emotion: Any  # Emotion
+
+
+def _digest(codec) -> str:
+    hasher = hashlib.sha1(json.dumps(dict(codec.config), sort_keys=True, default=str).encode())
+    for tensor in codec.state_dict().values():
+        hasher.update(tensor.detach().cpu().numpy().tobytes())
+    return hasher.hexdigest()
+
+
+def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accelerator):
+    """Sentences of every manifest (codes cached in `<out>/codes.pt`).
+
+    Returns:
+        `(train, held_out, voice, left_out)`.
+    """
+    from emogen.emotion import EmotionCurve
+    from emogen.emotion.text import split_sentences
+    from emogen.errors import EmogenError
+    from emogen.speech.corpus import read_manifest
+    from emogen.speech.diffusion_tts import phoneme_tokens
+    from emogen.speech.feature_cache import cached_world_frames
+    from emogen.speech.frames import sentence_segments
+    from emogen.speech.voice import PiperVoice
+
+    voice = PiperVoice(config["voice"])
+    if voice.sample_rate != codec.sample_rate:
+        raise EmogenError(
+            f"the voice speaks {voice.sample_rate} Hz, the codec codes {codec.sample_rate}"
+        )
+    key = {
+        "codec": _digest(codec),
+        "manifests": [
+            [str(p.resolve()), hashlib.sha1(p.read_bytes()).hexdigest()] for p in manifest_paths
+        ],
+        "voice": config["voice"],
+    }
+    cache = out / CODES
+    cached = torch.load(cache) if cache.is_file() else None
+    period = codec.config.frame_period_ms
+    stride = codec.config.stride
+    if cached is None or cached["key"] != key:
+        rows = []
+        for number, path in enumerate(manifest_paths):
+            manifest = read_manifest(path)
+            usable = [
+                u
+                for u in manifest
+                if u.alignment is not None and (u.emotion is not None or u.curve is not None)
+            ]
+            frames = cached_world_frames(
+                manifest, path, [u.id for u in usable], out / FEATURES / str(number),
+                codec.vocoder, codec.coder, accelerator,
+            )  # fmt: skip
+            phonemes_of: dict[str, list[str]] = {}
+            for utterance in usable:
+                if utterance.text not in phonemes_of:
+                    phonemes_of[utterance.text] = [
+                        voice.phonemize(s) for s in split_sentences(utterance.text)
+                    ]
+                phonemes = phonemes_of[utterance.text]
+                matrix = frames[utterance.id]
+                segments = sentence_segments(utterance, phonemes, matrix.shape[0], period)
+                texts = split_sentences(utterance.text)
+                for index, (start, end, _) in enumerate(segments):
+                    # whole token frames: the codec encodes `stride` WORLD frames per token
+                    start, end = start // stride * stride, -(-end // stride) * stride
+                    codes = codec.encode_frames(matrix[start : min(end, matrix.shape[0])])
+                    emotion = utterance.emotion
+                    if isinstance(utterance.curve, EmotionCurve):
+                        emotion = utterance.curve.at((start + end) / 2 * period / 1000.0)
+                    rows.append(
+                        {
+                            "id": f"{number}:{utterance.id}#{index}",
+                            "text": texts[index],
+                            "tokens": torch.from_numpy(phoneme_tokens(voice, phonemes[index])),
+                            "codes": codes.cpu(),
+                            "emotion": emotion.to_dict(),
+                        }
+                    )
+        if accelerator.is_main_process:
+            torch.save({"key": key, "rows": rows}, cache)
+        accelerator.wait_for_everyone()
+        cached = {"key": key, "rows": rows}
+    from emogen.emotion import Emotion
+
+    sentences = [
+        Sentence(r["id"], r["text"], r["tokens"], r["codes"], Emotion.from_dict(r["emotion"]))
+        for r in cached["rows"]
+    ]
+    too_long = [s for s in sentences if s.codes.shape[1] > config["max_sentence_frames"]]
+    sentences = [s for s in sentences if s.codes.shape[1] <= config["max_sentence_frames"]]
+    texts = sorted({s.text for s in sentences})
+    held = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
+    train = [s for s in sentences if s.text not in held]
+    held_out = [s for s in sentences if s.text in held]
+    if not train:
+        raise EmogenError("no training sentence left (check the manifests and max_sentence_frames)")
+    return train, held_out, voice, {"too long": len(too_long)}
+
+
+def make_buckets(sentences: list[Sentence], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(sentences)), key=lambda i: sentences[i].codes.shape[1])
+    size = max(batch_size, BUCKET_BATCHES * batch_size)
+    return [order[i : i + size] for i in range(0, len(order), size)]
+
+
+def draw_batch(sentences, buckets, size: int, dropout: float, generator: torch.Generator) -> dict:
+    """Sentences of one random bucket, right-padded, with the rows whose emotion is dropped."""
+    bucket = buckets[int(torch.randint(len(buckets), (1,), generator=generator))]
+    chosen = [
+        sentences[bucket[i]] for i in torch.randint(len(bucket), (size,), generator=generator)
+    ]
+    num_codebooks = chosen[0].codes.shape[0]
+    tokens = torch.zeros(size, max(len(s.tokens) for s in chosen), dtype=torch.long)
+    codes = torch.zeros(
+        size, num_codebooks, max(s.codes.shape[1] for s in chosen), dtype=torch.long
+    )
+    for row, sentence in enumerate(chosen):
+        tokens[row, : len(sentence.tokens)] = sentence.tokens
+        codes[row, :, : sentence.codes.shape[1]] = sentence.codes
+    return {
+        "tokens": tokens,
+        "token_lengths": torch.tensor([len(s.tokens) for s in chosen]),
+        "codes": codes,
+        "code_lengths": torch.tensor([s.codes.shape[1] for s in chosen]),
+        "emotions": [s.emotion for s in chosen],
+        "drop": torch.rand(size, generator=generator) < dropout,
+    }
+
+
+class CodecLMTrainingModule(torch.nn.Module):
+    """Language model + emotion encoder as one module (one `prepare`); forward gives the loss."""
+
+    def __init__(self, language_model, emotion_encoder):
+        super().__init__()
+        self.language_model = language_model
+        self.emotion_encoder = emotion_encoder
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        from emogen.speech.acoustic import emotion_embedding
+
+        device = self.language_model.device
+        condition = emotion_embedding(
+            self.emotion_encoder, batch["emotions"], drop_condition=batch["drop"].to(device)
+        )
+        return self.language_model(
+            condition,
+            batch["tokens"].to(device),
+            batch["token_lengths"].to(device),
+            batch["codes"].to(device),
+            batch["code_lengths"].to(device),
+        ).loss
+
+
+def train(
+    config: dict[str, Any],
+    codec_path: str | os.PathLike,
+    manifest: str | os.PathLike | list,
+    out: str | os.PathLike,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a run; returns the summary (also `<out>/training_summary.json`).
+
+    Args:
+        config: from `load_config`.
+        codec_path: a trained codec folder (`WorldFrameCodec`, training/codec's `<out>/codec`).
+        manifest: one corpus manifest (JSONL) with alignments, or several.
+        out: the run folder.
+        resume: continue from the newest state in `<out>/states`.
+        stop_after: end the loop after this step without saving anything more (tests).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    from emogen.emotion.encoder import EmotionEncoder
+    from emogen.recipes import (
+        check_run_folder,
+        optimisation_step,
+        prepare_training,
+        read_loss_log,
+        record_run_config,
+        save_state,
+        seeded_generator,
+        write_loss_log,
+    )
+    from emogen.speech.codec import WorldFrameCodec
+    from emogen.speech.codec_lm import CodecLanguageModel
+
+    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
+    out = check_run_folder(out, config, resume, accelerator)
+    codec = WorldFrameCodec.from_pretrained(codec_path).eval()
+    manifests = [manifest] if isinstance(manifest, str | os.PathLike) else list(manifest)
+    train_set, held_out, voice, left_out = build_data(
+        [Path(m) for m in manifests], out, config, codec, accelerator
+    )
+    record_run_config(out, config, accelerator)
+    set_seed(config["seed"])
+    encoder = EmotionEncoder(
+        hidden_size=config["emotion_hidden_size"],
+        condition_dropout_prob=0.0,
+        attribute_dropout_prob=0.0,
+    )
+    longest = max(len(s.tokens) + s.codes.shape[1] for s in train_set + held_out)
+    language_model = CodecLanguageModel(
+        phoneme_vocab_size=max(max(ids) for ids in voice.phoneme_id_map.values()) + 1,
+        num_codebooks=codec.num_codebooks,
+        codebook_size=codec.codebook_size,
+        emotion_dims=config["emotion_hidden_size"],
+        prefix_length=config["prefix_length"],
+        hidden_size=config["hidden_size"],
+        num_layers=config["num_layers"],
+        num_heads=config["num_heads"],
+        intermediate_size=config["intermediate_size"],
+        max_positions=max(512, 2 * longest),
+        dropout=config["dropout"],
+    )
+    model = CodecLMTrainingModule(language_model, encoder)
+    num_parameters = {
+        "language_model": sum(p.numel() for p in language_model.parameters()),
+        "emotion_encoder": sum(p.numel() for p in encoder.parameters()),
+    }
+    logger.info(
+        "%d training sentences (%d codec frames), %d held out; parameters %s; left out %s",
+        len(train_set),
+        sum(s.codes.shape[1] for s in train_set),
+        len(held_out),
+        num_parameters,
+        left_out,
+    )
+    buckets = make_buckets(train_set, config["batch_size"])
+    model, optimizer, lr_scheduler, ema, start_step = prepare_training(
+        accelerator, model, config, out, resume
+    )
+    log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
+    eval_source = held_out or train_set
+    eval_batch = draw_batch(
+        eval_source,
+        make_buckets(eval_source, config["batch_size"]),
+        config["batch_size"],
+        0.0,
+        seeded_generator(config["seed"], 1),
+    )
+
+    def evaluate() -> float:
+        module = accelerator.unwrap_model(model)
+        module.eval()
+        with torch.no_grad():
+            if ema is not None:
+                ema.store(module.parameters())
+                ema.copy_to(module.parameters())
+            value = float(module(eval_batch))
+            if ema is not None:
+                ema.restore(module.parameters())
+        module.train()
+        return value
+
+    if start_step == 0:
+        log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
+    started = time.perf_counter()
+    window: list[float] = []
+    model.train()
+    last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
+    bar = tqdm(
+        range(start_step + 1, last_step + 1),
+        initial=start_step,
+        total=config["steps"],
+        disable=not accelerator.is_local_main_process,
+        mininterval=2,
+        desc="training",
+    )
+    for step in bar:
+        generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
+        batch = draw_batch(
+            train_set, buckets, config["batch_size"], config["condition_dropout"], generator
+        )
+        loss, _ = optimisation_step(
+            accelerator,
+            model,
+            lambda batch=batch: model(batch),
+            optimizer,
+            lr_scheduler,
+            config["max_grad_norm"],
+            ema,
+        )
+        window.append(float(accelerator.reduce(loss.detach(), reduction="mean")))
+        if step % config["log_every"] == 0 or step == config["steps"]:
+            evaluated = step % config["eval_every"] == 0 or step == config["steps"]
+            row = {
+                "step": step,
+                "loss": f"{np.mean(window):.6f}",
+                "eval_loss": f"{evaluate():.6f}" if evaluated else "",
+                "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            log_rows.append(row)
+            window = []
+            bar.set_postfix(loss=row["loss"], refresh=False)
+            if accelerator.is_main_process:
+                write_loss_log(out / LOSS_LOG, log_rows, LOG_FIELDS)
+        if step % config["save_every"] == 0 and step < config["steps"]:
+            save_state(accelerator, out, step, config["keep_states"])
+
+    completed = last_step == config["steps"]
+    logged = [r for r in log_rows if r.get("loss")]
+    summary = {
+        "steps": last_step,
+        "completed": completed,
+        "resumed_from": start_step,
+        "first_loss": float(logged[0]["loss"]) if logged else math.nan,
+        "final_loss": float(logged[-1]["loss"]) if logged else math.nan,
+        "first_eval_loss": float(log_rows[0]["eval_loss"]),
+        "final_eval_loss": float(
+            next(r["eval_loss"] for r in reversed(log_rows) if r.get("eval_loss"))
+        ),
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+        "num_parameters": num_parameters,
+        "num_training_sentences": len(train_set),
+        "num_held_out_sentences": len(held_out),
+        "left_out": left_out,
+        "num_processes": accelerator.num_processes,
+        "machine": platform.processor() or platform.machine(),
+    }
+    if not completed:
+        return summary
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        from emogen.pipelines.tts_codec_lm import CodecLMTTSPipeline
+        from emogen.speech.estimator import SpeechEmotionEstimator
+
+        module = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(module.parameters())
+        pipe = CodecLMTTSPipeline(
+            voice=voice,
+            codec=codec,
+            language_model=module.language_model.eval(),
+            emotion_encoder=module.emotion_encoder.eval(),
+            estimator=SpeechEmotionEstimator.default(),
+            emotion_guidance_scale=config["emotion_guidance_scale"],
+            temperature=config["temperature"],
+            top_k=config["top_k"],
+        )
+        pipe.save_pretrained(out / PIPELINE)
+        (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        logger.info("saved the pipeline to %s: %s", out / PIPELINE, summary)
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="tiny", help="tiny, base, or a YAML path")
+    parser.add_argument("--codec", required=True, help="trained codec folder (training/codec)")
+    parser.add_argument("--manifest", required=True, nargs="+", help="corpus manifests (JSONL)")
+    parser.add_argument(
+        "--out", default=None, help="run folder (default checkpoints/tts-codec-lm-<config>)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the newest state")
+    parser.add_argument("--stop-after", type=int, default=None, help="end after step N (tests)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(1)  # processes, not threads, share the cores
+    config = load_config(args.config)
+    out = args.out or ROOT / "checkpoints" / f"tts-codec-lm-{Path(args.config).stem}"
+    train(config, args.codec, args.manifest, out, args.resume, args.stop_after)
+
+
+if __name__ == "__main__":
+    main()
