@@ -1,6 +1,7 @@
 # emogen: set-up, demo, tests. Every target creates or reuses the local virtual environment .venv.
-#   make demo   set everything up and run the main job
-#   make test   set everything up and run the test suite
+#   make demo   set everything up and serve the web demo (http://127.0.0.1:7860)
+#   make test   set everything up (Chromium included) and run the test suite
+#   make tour   the command-line tour (writes demo-output/)
 #   make lint   ruff format check + lint
 #   make lock   re-resolve constraints.txt after changing dependencies in pyproject.toml
 SHELL := /bin/bash
@@ -27,7 +28,14 @@ UV_FLAGS := $(foreach d,$(FIND_LINKS),--find-links $(d))
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format lock clean
+# The browser tests drive Debian's Chromium through playwright (no browser download): installed
+# from Debian's packages when missing (root, or sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 7860
+
+.PHONY: install browser demo tour test lint format lock clean
 
 install: $(STAMP)
 
@@ -42,7 +50,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(BIN)/python scripts/check_env.py
 	@touch $(STAMP)
 
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
 demo: install
+	$(BIN)/emogen demo --host $(DEMO_HOST) --port $(DEMO_PORT)
+
+tour: install
 	@mkdir -p demo-output
 	$(BIN)/emogen emotion "slightly annoyed"
 	$(BIN)/emogen emotion "0.6 happy + 0.4 surprised" --json
@@ -53,8 +68,10 @@ demo: install
 	$(BIN)/emogen vc demo-output/happy.wav --emotion sad --intensity 0.7 --out demo-output/sad.wav
 	$(BIN)/emogen chat "My exam is tomorrow and I haven't slept." --json
 	$(BIN)/emogen talk astronaut demo-output/happy.wav --emotion happy --out demo-output/talk.mp4
+	$(BIN)/emogen avatar "I finally finished my thesis!" --portrait grace_hopper --size 256 \
+	  --out demo-output/avatar.mp4
 
-test: install
+test: install browser
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -65,3 +65,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def demo_server():
+    """The web demo (`emogen.demo.launch`) served in-process on a free port, shared by
+    tests/test_demo.py and tests/test_demo_browser.py; uploads are limited to 1 MB so the
+    oversized-upload checks need only a small file. Yields the running `gr.Blocks`
+    (`.local_url`, `.emogen_limits`)."""
+    import socket
+
+    from emogen.demo import DemoLimits, launch
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limits = DemoLimits(max_upload_size="1mb", max_audio_seconds=20.0, max_text_characters=300)
+    app = launch(port=port, limits=limits, prevent_thread_lock=True, quiet=True)
+    yield app
+    app.close()

@@ -93,3 +93,14 @@ def test_voices_lists_the_bundled_voice(capsys):
     assert joe["sample_rate"] == 22050 and Path(joe["path"]).is_file()
     assert main(["voices"]) == 0
     assert "joe-us" in capsys.readouterr().out
+
+
+def test_demo_command_serves_the_app_with_its_options(monkeypatch):
+    import emogen.demo
+
+    served = {}
+    monkeypatch.setattr(emogen.demo, "launch", lambda **kwargs: served.update(kwargs))
+    assert main(["demo", "--host", "0.0.0.0", "--port", "8080", "--concurrency", "1"]) == 0
+    assert served["host"] == "0.0.0.0" and served["port"] == 8080
+    assert served["limits"].concurrency_limit == 1
+    assert main(["demo", "--concurrency", "0"]) == 2  # DemoLimits refuses it, clearly

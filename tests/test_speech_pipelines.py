@@ -121,10 +121,8 @@ def test_shipped_folders_match_the_defaults_built_in_code(cls):
 def test_unknown_pipeline_name_is_an_error_with_close_matches():
     with pytest.raises(EmogenError, match=r"Did you mean 'tts-default'") as error:
         load_pipeline("tts-defualt")
-    assert (
-        "Known: avatar, dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
-        in str(error.value)
-    )
+    known = "avatar, dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
+    assert f"Known: {known}" in str(error.value)
 
 
 def test_tts_save_load_round_trip_gives_identical_audio(tts, tmp_path):
