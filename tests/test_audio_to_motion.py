@@ -5,9 +5,7 @@ synthetic corpus (built once per session, conftest.py)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +24,6 @@ from emogen.speech.audio import load_audio
 from emogen.speech.corpus import read_manifest
 from emogen.speech.voice import PhonemeTiming
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "training" / "audio_to_motion" / "train.py"
 RATE = 22050
 
 
@@ -126,17 +122,9 @@ def test_saved_and_loaded_model_predicts_the_same(tmp_path):
 # ---------------------------------------------------------------------- the recipe
 
 
-def _load_recipe():
-    spec = importlib.util.spec_from_file_location("audio_to_motion_train", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def recipe():
-    return _load_recipe()
+def recipe(recipe_module):
+    return recipe_module("audio_to_motion")
 
 
 @pytest.fixture(scope="module")

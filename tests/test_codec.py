@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -148,23 +146,14 @@ def test_encodec_codec_loads_a_local_model(tmp_path) -> None:
         EncodecCodec(str(tmp_path / "missing"))
 
 
-def _recipe():
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "training" / "codec" / "train.py"
-    spec = importlib.util.spec_from_file_location("codec_train", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_recipe_tiny_learns_and_resumes(tiny_corpus, tmp_path) -> None:
-    recipe = _recipe()
+def test_recipe_tiny_learns_and_resumes(
+    recipe_module, tiny_codec_run, tiny_corpus, tmp_path
+) -> None:
+    recipe = recipe_module("codec")
     config = recipe.load_config("tiny")
-    full = recipe.train(config, tiny_corpus, tmp_path / "full")
+    run, full = tiny_codec_run
     assert full["completed"] and full["final_eval_loss"] < full["first_eval_loss"]
-    codec = WorldFrameCodec.from_pretrained(tmp_path / "full" / "codec")
+    codec = WorldFrameCodec.from_pretrained(run / "codec")
     assert codec.config.num_codebooks == config["num_codebooks"]
     assert np.abs(codec.normalizer.mean).max() > 0.1  # the corpus's statistics, in the config
     # killed after step 40, resumed from its step-30 state: the same final weights
@@ -174,5 +163,5 @@ def test_recipe_tiny_learns_and_resumes(tiny_corpus, tmp_path) -> None:
     again = WorldFrameCodec.from_pretrained(tmp_path / "cut" / "codec")
     for (name, a), b in zip(codec.state_dict().items(), again.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
-    summary = json.loads((tmp_path / "full" / "training_summary.json").read_text())
+    summary = json.loads((run / "training_summary.json").read_text())
     assert summary["num_parameters"] > 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 
@@ -130,28 +128,16 @@ def test_save_load_round_trip(memorised, tmp_path) -> None:
     )
 
 
-def _recipe(name: str):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "training" / name / "train.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_train", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(tiny_corpus, tmp_path) -> None:
+def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
+    recipe_module, tiny_codec_run, tiny_corpus, tmp_path
+) -> None:
     import numpy as np
 
     from emogen.pipelines import CodecLMTTSPipeline, load_pipeline
 
-    codec_recipe = _recipe("codec")
-    codec_recipe.train(codec_recipe.load_config("tiny"), tiny_corpus, tmp_path / "codec")
-    recipe = _recipe("tts_codec_lm")
+    recipe = recipe_module("tts_codec_lm")
     config = recipe.load_config("tiny")
-    codec = tmp_path / "codec" / "codec"
+    codec = tiny_codec_run[0] / "codec"
     full = recipe.train(config, codec, tiny_corpus, tmp_path / "full")
     assert full["completed"] and full["final_eval_loss"] < 0.9 * full["first_eval_loss"]
     # killed after step 30, resumed from its step-20 state: the same final weights

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +14,10 @@ from emogen.emotion.text import recognised_categories
 from emogen.emotion.text_model import VALENCES, TextEmotionModel
 from emogen.errors import EmogenError
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "training" / "text_emotion" / "train.py"
-
 
 @pytest.fixture(scope="module")
-def recipe():
-    spec = importlib.util.spec_from_file_location("text_emotion_recipe", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def recipe(recipe_module):
+    return recipe_module("text_emotion")
 
 
 @pytest.fixture(scope="module")

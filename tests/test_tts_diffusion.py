@@ -5,9 +5,7 @@ trained on the tiny synthetic corpus (built once per session, conftest.py)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,6 @@ from emogen.speech.diffusion_tts import (
 )
 from emogen.speech.frames import sentence_segments
 from emogen.speech.voice import PiperVoice
-
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "training" / "tts_diffusion" / "train.py"
 
 
 def _tiny_models(seed: int = 0):
@@ -124,17 +119,9 @@ def test_guidance_zero_ignores_the_emotion_and_a_seed_repeats():
 # ---------------------------------------------------------------------- the recipe
 
 
-def _load_recipe():
-    spec = importlib.util.spec_from_file_location("tts_diffusion_train", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def recipe():
-    return _load_recipe()
+def recipe(recipe_module):
+    return recipe_module("tts_diffusion")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ synthetic corpus (built once per session, ~40 s; the training runs ~30 s each)."
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -183,17 +182,9 @@ def test_align_frames_and_training_target():
 # ---------------------------------------------------------------------- the recipe
 
 
-def _load_recipe():
-    spec = importlib.util.spec_from_file_location("vc_diffusion_train", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def recipe():
-    return _load_recipe()
+def recipe(recipe_module):
+    return recipe_module("vc_diffusion")
 
 
 @pytest.fixture(scope="module")
