@@ -316,6 +316,28 @@ def _cmd_avatar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_voice_finetune(args: argparse.Namespace) -> int:
+    from .speech.finetune import finetune_voice
+    from .speech.voice_data import VoiceDataError
+
+    _quiet_loading()
+    try:
+        folder = finetune_voice(
+            args.folder,
+            args.name,
+            base=args.base,
+            steps=args.steps,
+            resume=args.resume,
+            min_total_seconds=60.0 * args.min_minutes,
+            progress=sys.stderr.isatty(),
+        )
+    except VoiceDataError as error:  # the report says what was left out and why
+        print(f"emogen voice finetune: {error}", file=sys.stderr)
+        return 2
+    print(folder)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DemoLimits, launch
 
@@ -467,6 +489,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=7860, help="port (7860)")
     sub.add_argument(
         "--concurrency", type=int, help="requests worked on at once (default: the demo's limit)"
+    )
+
+    sub = add("voice", _cmd_voice_finetune, "custom voices: fine-tune the codec-LM TTS on yours")
+    voice_commands = sub.add_subparsers(dest="voice_command", metavar="COMMAND", required=True)
+    sub = voice_commands.add_parser(
+        "finetune",
+        help="fine-tune on a folder of recordings; writes a pipeline to checkpoints/NAME",
+        description="Check, transcribe and segment the recordings, fine-tune the codec-LM TTS "
+        "on them, and write the pipeline to checkpoints/NAME (emogen tts --pipeline "
+        "checkpoints/NAME ...).",
+    )
+    sub.add_argument(
+        "folder", help="wav/flac/ogg/mp3 recordings, with .txt transcripts beside them (optional)"
+    )
+    sub.add_argument("--name", required=True, help="the voice's name (checkpoints/NAME)")
+    sub.add_argument(
+        "--base", default="tts-codec-lm", help="the codec-LM pipeline to start from (tts-codec-lm)"
+    )
+    sub.add_argument("--steps", type=int, help="fine-tuning steps (default: the finetune config's)")
+    sub.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    sub.add_argument(
+        "--min-minutes", type=float, default=1.0, help="least usable speech accepted (1 minute)"
     )
 
     sub = add("voices", _cmd_voices, "list the installed voices (bundled and $EMOGEN_VOICES_DIR)")

@@ -16,6 +16,24 @@ from .errors import EmogenError
 logger = logging.getLogger(__name__)
 
 
+def load_recipe(name: str):
+    """The recipe `training/<name>/train.py` of a source checkout, as a module (registered in
+    `sys.modules` first: its dataclasses look their module up)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "training" / name / "train.py"
+    if not path.is_file():
+        raise EmogenError(f"no recipe {name!r} at {path} (a source checkout of emogen has it)")
+    module_name = f"{name}_train"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
 def load_recipe_config(
     name_or_path: str, configs_dir: str | Path, keys: Mapping[str, type]
 ) -> dict[str, Any]:

@@ -58,25 +58,11 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "manifest.jsonl"
 
 
-def load_recipe(name: str):
-    """training/<name>/train.py as a module (registered first: its dataclasses look their module
-    up)."""
-    import importlib.util
-
-    module_name = f"{name}_train"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            module_name, ROOT / "training" / name / "train.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
 @pytest.fixture(scope="session")
 def recipe_module():
-    """`load_recipe` for the tests of the training recipes."""
+    """`emogen.recipes.load_recipe` for the tests of the training recipes."""
+    from emogen.recipes import load_recipe
+
     return load_recipe
 
 
@@ -84,6 +70,8 @@ def recipe_module():
 def tiny_codec_run(tiny_corpus, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A tiny codec trained once per session (training/codec, config tiny): `(run folder,
     summary)`; the codec is in `<run>/codec`."""
+    from emogen.recipes import load_recipe
+
     recipe = load_recipe("codec")
     out = tmp_path_factory.mktemp("codec-tiny")
     return out, recipe.train(recipe.load_config("tiny"), tiny_corpus, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,8 +129,17 @@ def test_save_load_round_trip(memorised, tmp_path) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def tiny_lm_run(recipe_module, tiny_codec_run, tiny_corpus, tmp_path_factory):
+    """The codec-LM recipe's tiny config trained once: `(run folder, summary)`."""
+    recipe = recipe_module("tts_codec_lm")
+    out = tmp_path_factory.mktemp("codec-lm-tiny")
+    codec = tiny_codec_run[0] / "codec"
+    return out, recipe.train(recipe.load_config("tiny"), codec, tiny_corpus, out)
+
+
 def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
-    recipe_module, tiny_codec_run, tiny_corpus, tmp_path
+    recipe_module, tiny_codec_run, tiny_lm_run, tiny_corpus, tmp_path
 ) -> None:
     import numpy as np
 
@@ -138,13 +148,13 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     recipe = recipe_module("tts_codec_lm")
     config = recipe.load_config("tiny")
     codec = tiny_codec_run[0] / "codec"
-    full = recipe.train(config, codec, tiny_corpus, tmp_path / "full")
+    run, full = tiny_lm_run
     assert full["completed"] and full["final_eval_loss"] < 0.9 * full["first_eval_loss"]
     # killed after step 30, resumed from its step-20 state: the same final weights
     recipe.train(config, codec, tiny_corpus, tmp_path / "cut", stop_after=30)
     resumed = recipe.train(config, codec, [tiny_corpus], tmp_path / "cut", resume=True)
     assert resumed["resumed_from"] == 20
-    pipe = load_pipeline(tmp_path / "full" / "pipeline")
+    pipe = load_pipeline(run / "pipeline")
     again = load_pipeline(tmp_path / "cut" / "pipeline")
     assert isinstance(pipe, CodecLMTTSPipeline)
     for a, b in zip(
@@ -157,3 +167,44 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert out.sentence_starts[0][1] > 0 and out.emotions[0][0].category == "sad"
     with pytest.raises(EmogenError, match="best_of"):
         pipe("Hello.", best_of=0)
+
+
+def test_voice_finetune_command(tiny_lm_run, tts_default, tmp_path, monkeypatch, capsys) -> None:
+    """`emogen voice finetune`: recordings -> checked data -> fine-tuned pipeline that loads."""
+    from emogen.cli import main
+    from emogen.pipelines import load_pipeline
+    from emogen.speech import finetune
+    from emogen.speech.audio import save_audio
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for index, text in enumerate(["We walked along the river.", "The package came today."]):
+        speech = tts_default(text, generator=index)
+        save_audio(recordings / f"take{index}.wav", speech.audios[0], speech.sample_rate)
+        (recordings / f"take{index}.txt").write_text(text)
+    (recordings / "noise.wav").write_bytes(b"RIFF....not audio")
+    monkeypatch.setattr(finetune, "ROOT", tmp_path)  # checkpoints/ under the test's folder
+    base = str(tiny_lm_run[0] / "pipeline")
+    argv = ["voice", "finetune", str(recordings), "--name", "anna", "--base", base]
+    # the default minimum (1 minute) refuses 3 s of speech, with the report, before training
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "at least 60 s" in err and "noise.wav: unreadable" in err
+    assert not (tmp_path / "checkpoints" / "anna" / "run").exists()
+    assert main([*argv, "--min-minutes", "0.03", "--steps", "3"]) == 0
+    folder = tmp_path / "checkpoints" / "anna"
+    assert capsys.readouterr().out.strip() == str(folder)
+    tuned = load_pipeline(folder)
+    before = load_pipeline(base).language_model
+    assert tuned.language_model.config.hidden_size == before.config.hidden_size
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(tuned.language_model.state_dict().values(), before.state_dict().values())
+    ]
+    assert any(changed)  # the base's weights, fine-tuned
+    assert (folder / "data" / "manifest.jsonl").is_file()
+    out = tuned("Hello there.", emotion="happy", generator=0)
+    assert np.isfinite(out.audios[0]).all()
+    assert main([*argv[:-2], "--base", "no-such-pipeline"]) == 2
+    assert "no pipeline 'no-such-pipeline'" in capsys.readouterr().err
+    assert main([*argv[:4], "bad/name", "--base", base]) == 2

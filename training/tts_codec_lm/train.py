@@ -6,7 +6,8 @@ null one with `condition_dropout` for classifier-free guidance (Ho & Salimans 20
 
 Steps:
     1. data: each manifest's utterances are cut into their sentences by their phoneme alignment
-       (`emogen.speech.frames.sentence_segments`: the pipeline speaks sentence by sentence), the
+       (`emogen.speech.frames.sentence_segments`: the pipeline speaks sentence by sentence;
+       utterances without alignment, such as a custom voice's recordings, train whole), the
        WORLD frames (the codec's own analysis, cached per manifest in `<out>/features/<n>/`) of
        each sentence are encoded by the codec, and the codes cached in `<out>/codes.pt` (rebuilt
        when the codec or a manifest changes). A curve utterance gives each sentence the curve's
@@ -155,11 +156,7 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
         rows = []
         for number, path in enumerate(manifest_paths):
             manifest = read_manifest(path)
-            usable = [
-                u
-                for u in manifest
-                if u.alignment is not None and (u.emotion is not None or u.curve is not None)
-            ]
+            usable = [u for u in manifest if u.emotion is not None or u.curve is not None]
             frames = cached_world_frames(
                 manifest, path, [u.id for u in usable], out / FEATURES / str(number),
                 codec.vocoder, codec.coder, accelerator,
@@ -172,8 +169,12 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
                     ]
                 phonemes = phonemes_of[utterance.text]
                 matrix = frames[utterance.id]
-                segments = sentence_segments(utterance, phonemes, matrix.shape[0], period)
                 texts = split_sentences(utterance.text)
+                if utterance.alignment is not None:
+                    segments = sentence_segments(utterance, phonemes, matrix.shape[0], period)
+                else:  # recordings (a custom voice) train whole: all their sentences at once
+                    segments = [(0, matrix.shape[0], None)]
+                    phonemes, texts = [" ".join(phonemes)], [utterance.text]
                 for index, (start, end, _) in enumerate(segments):
                     # whole token frames: the codec encodes `stride` WORLD frames per token
                     start, end = start // stride * stride, -(-end // stride) * stride
@@ -272,22 +273,27 @@ def train(
     out: str | os.PathLike,
     resume: bool = False,
     stop_after: int | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) a run; returns the summary (also `<out>/training_summary.json`).
 
     Args:
         config: from `load_config`.
-        codec_path: a trained codec folder (`WorldFrameCodec`, training/codec's `<out>/codec`).
+        codec_path: a trained codec folder (`WorldFrameCodec`, training/codec's `<out>/codec`);
+            None with `init_from`: that pipeline's codec.
         manifest: one corpus manifest (JSONL) with alignments, or several.
         out: the run folder.
         resume: continue from the newest state in `<out>/states`.
         stop_after: end the loop after this step without saving anything more (tests).
+        init_from: a `CodecLMTTSPipeline` folder to fine-tune (a custom voice): its language
+            model and emotion encoder are the starting weights (their sizes, not the config's).
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
     from emogen.emotion.encoder import EmotionEncoder
+    from emogen.errors import EmogenError
     from emogen.recipes import (
         check_run_folder,
         optimisation_step,
@@ -303,6 +309,9 @@ def train(
 
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
+    if codec_path is None and init_from is None:
+        raise EmogenError("give the codec folder, or a pipeline to fine-tune (init_from)")
+    codec_path = codec_path if codec_path is not None else Path(init_from) / "codec"
     codec = WorldFrameCodec.from_pretrained(codec_path).eval()
     manifests = [manifest] if isinstance(manifest, str | os.PathLike) else list(manifest)
     train_set, held_out, voice, left_out = build_data(
@@ -329,6 +338,11 @@ def train(
         max_positions=max(512, 2 * longest),
         dropout=config["dropout"],
     )
+    if init_from is not None:  # fine-tuning: the pipeline's trained model and encoder
+        language_model = CodecLanguageModel.from_pretrained(init_from, subfolder="language_model")
+        encoder = EmotionEncoder.from_pretrained(init_from, subfolder="emotion_encoder")
+        if language_model.config.phoneme_vocab_size <= max(int(s.tokens.max()) for s in train_set):
+            raise EmogenError(f"{init_from} was trained with another voice's phoneme ids")
     model = CodecLMTrainingModule(language_model, encoder)
     num_parameters = {
         "language_model": sum(p.numel() for p in language_model.parameters()),
@@ -465,7 +479,10 @@ def train(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="tiny", help="tiny, base, or a YAML path")
-    parser.add_argument("--codec", required=True, help="trained codec folder (training/codec)")
+    parser.add_argument("--codec", default=None, help="trained codec folder (training/codec)")
+    parser.add_argument(
+        "--init-from", default=None, help="a codec-LM pipeline folder to fine-tune (its codec too)"
+    )
     parser.add_argument("--manifest", required=True, nargs="+", help="corpus manifests (JSONL)")
     parser.add_argument(
         "--out", default=None, help="run folder (default checkpoints/tts-codec-lm-<config>)"
@@ -477,7 +494,7 @@ def main() -> None:
     torch.set_num_threads(1)  # processes, not threads, share the cores
     config = load_config(args.config)
     out = args.out or ROOT / "checkpoints" / f"tts-codec-lm-{Path(args.config).stem}"
-    train(config, args.codec, args.manifest, out, args.resume, args.stop_after)
+    train(config, args.codec, args.manifest, out, args.resume, args.stop_after, args.init_from)
 
 
 if __name__ == "__main__":
