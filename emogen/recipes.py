@@ -199,6 +199,76 @@ def optimisation_step(
     return loss, losses
 
 
+def evaluate_with_ema(accelerator: Any, model: Any, ema: Any, measure: Any) -> Any:
+    """`measure(module)` on the unwrapped model in eval mode under no_grad, with the EMA weights
+    when the run keeps an EMA (the training weights are put back after), then back to train
+    mode: a recipe's held-out evaluation."""
+    import torch
+
+    module = accelerator.unwrap_model(model)
+    module.eval()
+    try:
+        with torch.no_grad():
+            if ema is not None:
+                ema.store(module.parameters())
+                ema.copy_to(module.parameters())
+            return measure(module)
+    finally:
+        if ema is not None:
+            ema.restore(module.parameters())
+        module.train()
+
+
+def training_bar(
+    accelerator: Any, start_step: int, last_step: int, total: int, interval: float = 2
+):
+    """The loop's steps `start_step + 1 .. last_step` with a progress bar over `total` steps (on
+    the main process of each machine only)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        range(start_step + 1, last_step + 1),
+        initial=start_step,
+        total=total,
+        disable=not accelerator.is_local_main_process,
+        mininterval=interval,
+        desc="training",
+    )
+
+
+def run_summary(
+    accelerator: Any,
+    log_rows: Sequence[Mapping[str, Any]],
+    total_steps: int,
+    last_step: int,
+    start_step: int,
+    seconds: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The summary a recipe returns and writes to `training_summary.json`: steps, whether the
+    run completed, where it resumed from, the first and last logged training and evaluation
+    losses, the time of this run, then `extra` (sizes, data counts...) and the machine."""
+    import math
+    import platform
+
+    losses = [row for row in log_rows if row.get("loss")]
+    evaluated = [row for row in log_rows if row.get("eval_loss")]
+    return {
+        "steps": last_step,
+        "completed": last_step == total_steps,
+        "resumed_from": start_step,
+        "first_loss": float(losses[0]["loss"]) if losses else math.nan,
+        "final_loss": float(losses[-1]["loss"]) if losses else math.nan,
+        "first_eval_loss": float(evaluated[0]["eval_loss"]) if evaluated else math.nan,
+        "final_eval_loss": float(evaluated[-1]["eval_loss"]) if evaluated else math.nan,
+        "seconds_this_run": round(seconds, 1),
+        **extra,
+        "num_processes": accelerator.num_processes,
+        "device": str(accelerator.device),
+        "machine": platform.processor() or platform.machine(),
+    }
+
+
 def latest_state(out: str | Path) -> Path | None:
     """The newest `save_state` folder in `<out>/states`, or None."""
     states = sorted((Path(out) / STATES).glob("step-*"))

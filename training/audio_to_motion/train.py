@@ -38,7 +38,6 @@ import json
 import logging
 import math
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,16 +410,18 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     from emogen.recipes import (
         check_run_folder,
+        evaluate_with_ema,
         optimisation_step,
         prepare_training,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         training_noise_scheduler,
         write_loss_log,
     )
@@ -484,21 +485,14 @@ def train(
     eval_batch["drop"] = torch.zeros_like(eval_batch["drop"])
 
     def evaluate() -> tuple[float, float]:
-        with torch.no_grad():
-            unwrapped = accelerator.unwrap_model(module)
-            unwrapped.eval()
-            if ema is not None:
-                ema.store(unwrapped.parameters())
-                ema.copy_to(unwrapped.parameters())
+        def measure(unwrapped) -> tuple[float, float]:
             losses = unwrapped(_to(eval_batch, accelerator.device), noise_scheduler)
-            loss = float(sum(losses.values()))
             correlation = validation_correlation(
                 unwrapped.model, validation, config["num_inference_steps"]
             )
-            if ema is not None:
-                ema.restore(unwrapped.parameters())
-            unwrapped.train()
-        return loss, correlation
+            return float(sum(losses.values())), correlation
+
+        return evaluate_with_ema(accelerator, module, ema, measure)
 
     def log_evaluation(row: dict) -> None:
         loss, correlation = evaluate()
@@ -512,14 +506,7 @@ def train(
     window: dict[str, list[float]] = {name: [] for name in ("loss", *LOSS_NAMES)}
     module.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=5,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"], interval=5)
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(clips, config, generator, num_timesteps, encoder, silence)
@@ -553,29 +540,18 @@ def train(
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
-    completed = last_step == config["steps"]
-    losses = [r for r in log_rows if r.get("loss")]
-    evaluated = [r for r in log_rows if r.get("eval_loss")]
     correlations = [r for r in log_rows if r.get("val_jaw_r")]
-    summary = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": float(losses[0]["loss"]) if losses else math.nan,
-        "final_loss": float(losses[-1]["loss"]) if losses else math.nan,
-        "first_eval_loss": float(evaluated[0]["eval_loss"]),
-        "final_eval_loss": float(evaluated[-1]["eval_loss"]),
-        "first_val_jaw_r": float(correlations[0]["val_jaw_r"]) if correlations else math.nan,
-        "final_val_jaw_r": float(correlations[-1]["val_jaw_r"]) if correlations else math.nan,
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_parameters": num_parameters,
-        "num_clips": len(clips),
-        "num_validation_clips": len(validation),
-        "left_out": left_out,
-        "num_processes": accelerator.num_processes,
-        "device": str(accelerator.device),
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        first_val_jaw_r=float(correlations[0]["val_jaw_r"]) if correlations else math.nan,
+        final_val_jaw_r=float(correlations[-1]["val_jaw_r"]) if correlations else math.nan,
+        num_parameters=num_parameters,
+        num_clips=len(clips),
+        num_validation_clips=len(validation),
+        left_out=left_out,
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
 

@@ -29,9 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -179,16 +177,18 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     from emogen.recipes import (
         check_run_folder,
+        evaluate_with_ema,
         optimisation_step,
         prepare_training,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         write_loss_log,
     )
     from emogen.speech.codec import WorldFrameCodec
@@ -241,18 +241,13 @@ def train(
         }
 
     def evaluate() -> float:
-        module = accelerator.unwrap_model(model)
-        module.eval()
-        with torch.no_grad():
-            if ema is not None:
-                ema.store(module.parameters())
-                ema.copy_to(module.parameters())
+        def measure(module) -> float:
             output = module(eval_batch.to(accelerator.device))
-            value = reconstruction_loss(output.reconstruction, eval_batch, config["f0_weight"])
-            if ema is not None:
-                ema.restore(module.parameters())
-        module.train()
-        return float(value)
+            return float(
+                reconstruction_loss(output.reconstruction, eval_batch, config["f0_weight"])
+            )
+
+        return evaluate_with_ema(accelerator, model, ema, measure)
 
     if start_step == 0:
         log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
@@ -260,14 +255,7 @@ def train(
     window: dict[str, list[float]] = {"loss": [], "reconstruction": [], "commitment": []}
     model.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=2,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(train_frames, config["batch_size"], config["crop_frames"], generator)
@@ -301,25 +289,14 @@ def train(
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
-    completed = last_step == config["steps"]
-    logged = [r for r in log_rows if r.get("loss")]
-    summary = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": float(logged[0]["loss"]) if logged else math.nan,
-        "final_loss": float(logged[-1]["loss"]) if logged else math.nan,
-        "first_eval_loss": float(log_rows[0]["eval_loss"]),
-        "final_eval_loss": float(
-            next(r["eval_loss"] for r in reversed(log_rows) if r.get("eval_loss"))
-        ),
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_parameters": num_parameters,
-        "num_training_utterances": len(train_frames),
-        "num_held_out_utterances": len(held_frames),
-        "num_processes": accelerator.num_processes,
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        num_parameters=num_parameters,
+        num_training_utterances=len(train_frames),
+        num_held_out_utterances=len(held_frames),
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
     accelerator.wait_for_everyone()

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -118,7 +116,6 @@ def train(
     """Run the recipe; returns the summary (also written to `<out>/training_summary.json`)."""
     from accelerate import Accelerator
     from diffusers.optimization import get_scheduler
-    from tqdm.auto import tqdm
 
     from emogen.emotion.text_model import TextEmotionModel
     from emogen.recipes import (
@@ -126,8 +123,10 @@ def train(
         latest_state,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         write_loss_log,
     )
 
@@ -176,14 +175,7 @@ def train(
     started = time.perf_counter()
     window: list[float] = []
     last_step = config["steps"] if stop_after is None else min(config["steps"], stop_after)
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=2,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], step, accelerator.process_index)
         pick = torch.randint(len(sentences), (config["batch_size"],), generator=generator)
@@ -215,20 +207,13 @@ def train(
             save_state(accelerator, out, step, config["keep_states"])
     bar.close()
 
-    completed = last_step == config["steps"]
-    losses = [float(r["loss"]) for r in log_rows]
-    summary: dict[str, Any] = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": losses[0] if losses else math.nan,
-        "final_loss": losses[-1] if losses else math.nan,
-        "examples": len(sentences),
-        "trained_parameters": trainable,
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_processes": accelerator.num_processes,
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        examples=len(sentences),
+        trained_parameters=trainable,
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
     # 4. Export and measure on the dev sets (never trained on).

@@ -31,9 +31,7 @@ import argparse
 import hashlib
 import json
 import logging
-import math
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,18 +288,20 @@ def train(
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     from emogen.emotion.encoder import EmotionEncoder
     from emogen.errors import EmogenError
     from emogen.recipes import (
         check_run_folder,
+        evaluate_with_ema,
         optimisation_step,
         prepare_training,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         write_loss_log,
     )
     from emogen.speech.codec import WorldFrameCodec
@@ -371,17 +371,7 @@ def train(
     )
 
     def evaluate() -> float:
-        module = accelerator.unwrap_model(model)
-        module.eval()
-        with torch.no_grad():
-            if ema is not None:
-                ema.store(module.parameters())
-                ema.copy_to(module.parameters())
-            value = float(module(eval_batch))
-            if ema is not None:
-                ema.restore(module.parameters())
-        module.train()
-        return value
+        return evaluate_with_ema(accelerator, model, ema, lambda module: float(module(eval_batch)))
 
     if start_step == 0:
         log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
@@ -389,14 +379,7 @@ def train(
     window: list[float] = []
     model.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=2,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(
@@ -429,26 +412,15 @@ def train(
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
-    completed = last_step == config["steps"]
-    logged = [r for r in log_rows if r.get("loss")]
-    summary = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": float(logged[0]["loss"]) if logged else math.nan,
-        "final_loss": float(logged[-1]["loss"]) if logged else math.nan,
-        "first_eval_loss": float(log_rows[0]["eval_loss"]),
-        "final_eval_loss": float(
-            next(r["eval_loss"] for r in reversed(log_rows) if r.get("eval_loss"))
-        ),
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_parameters": num_parameters,
-        "num_training_sentences": len(train_set),
-        "num_held_out_sentences": len(held_out),
-        "left_out": left_out,
-        "num_processes": accelerator.num_processes,
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        num_parameters=num_parameters,
+        num_training_sentences=len(train_set),
+        num_held_out_sentences=len(held_out),
+        left_out=left_out,
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
     accelerator.wait_for_everyone()

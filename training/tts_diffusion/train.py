@@ -39,9 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -415,17 +413,19 @@ def train(
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from diffusers import DPMSolverMultistepScheduler
-    from tqdm.auto import tqdm
 
     from emogen.emotion.encoder import EmotionEncoder
     from emogen.recipes import (
         check_run_folder,
+        evaluate_with_ema,
         optimisation_step,
         prepare_training,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         training_noise_scheduler,
         write_loss_log,
     )
@@ -499,17 +499,11 @@ def train(
     eval_batch["drop"] = torch.zeros_like(eval_batch["drop"])
 
     def evaluate() -> float:
-        with torch.no_grad():
-            module = accelerator.unwrap_model(model)
-            module.eval()
-            if ema is not None:
-                ema.store(module.parameters())
-                ema.copy_to(module.parameters())
+        def measure(module) -> float:
             losses = module(_to(eval_batch, accelerator.device), noise_scheduler)
-            if ema is not None:
-                ema.restore(module.parameters())
-            module.train()
-        return float(sum(losses.values()))
+            return float(sum(losses.values()))
+
+        return evaluate_with_ema(accelerator, model, ema, measure)
 
     def write_log() -> None:
         if accelerator.is_main_process:
@@ -521,14 +515,7 @@ def train(
     window: dict[str, list[float]] = {name: [] for name in ("loss", *LOSS_NAMES)}
     model.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=2,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(sentences, buckets, config, generator, num_timesteps, encoder)
@@ -561,26 +548,14 @@ def train(
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
-    completed = last_step == config["steps"]
-    losses_logged = [r for r in log_rows if r.get("loss")]
-    summary = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": float(losses_logged[0]["loss"]) if losses_logged else math.nan,
-        "final_loss": float(losses_logged[-1]["loss"]) if losses_logged else math.nan,
-        "first_eval_loss": float(log_rows[0]["eval_loss"]),
-        "final_eval_loss": float(
-            next(r["eval_loss"] for r in reversed(log_rows) if r.get("eval_loss"))
-        ),
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_parameters": num_parameters,
-        "num_sentences": len(sentences),
-        "left_out": left_out,
-        "num_processes": accelerator.num_processes,
-        "device": str(accelerator.device),
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        num_parameters=num_parameters,
+        num_sentences=len(sentences),
+        left_out=left_out,
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
 

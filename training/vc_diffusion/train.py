@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,12 +344,15 @@ def train(
     from emogen.emotion.encoder import EmotionEncoder
     from emogen.recipes import (
         check_run_folder,
+        evaluate_with_ema,
         optimisation_step,
         prepare_training,
         read_loss_log,
         record_run_config,
+        run_summary,
         save_state,
         seeded_generator,
+        training_bar,
         training_noise_scheduler,
         write_loss_log,
     )
@@ -412,23 +414,18 @@ def train(
     eval_batch["drop"] = torch.zeros_like(eval_batch["drop"])
 
     def evaluate() -> float:
-        with torch.no_grad():
-            module = accelerator.unwrap_model(model)
-            module.eval()
-            if ema is not None:
-                ema.store(module.parameters())
-                ema.copy_to(module.parameters())
-            value = float(batch_loss(module, noise_scheduler, eval_batch, accelerator.device))
-            if ema is not None:
-                ema.restore(module.parameters())
-            module.train()
-        return value
+        return evaluate_with_ema(
+            accelerator,
+            model,
+            ema,
+            lambda module: float(
+                batch_loss(module, noise_scheduler, eval_batch, accelerator.device)
+            ),
+        )
 
     def write_log() -> None:
         if accelerator.is_main_process:
             write_loss_log(out / LOSS_LOG, log_rows, LOG_FIELDS)
-
-    from tqdm.auto import tqdm
 
     if start_step == 0:
         log_rows = [
@@ -438,14 +435,7 @@ def train(
     window: list[float] = []
     model.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
-    bar = tqdm(
-        range(start_step + 1, last_step + 1),
-        initial=start_step,
-        total=config["steps"],
-        disable=not accelerator.is_local_main_process,
-        mininterval=2,
-        desc="training",
-    )
+    bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(data, config, generator, noise_scheduler.config.num_train_timesteps)
@@ -476,24 +466,13 @@ def train(
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
-    completed = last_step == config["steps"]
-    summary = {
-        "steps": last_step,
-        "completed": completed,
-        "resumed_from": start_step,
-        "first_loss": float(log_rows[1]["loss"]) if len(log_rows) > 1 else math.nan,
-        "final_loss": float(log_rows[-1]["loss"]) if len(log_rows) > 1 else math.nan,
-        "first_eval_loss": float(log_rows[0]["eval_loss"]),
-        "final_eval_loss": float(
-            next(r["eval_loss"] for r in reversed(log_rows) if r["eval_loss"])
-        ),
-        "seconds_this_run": round(time.perf_counter() - started, 1),
-        "num_parameters": num_parameters,
-        "num_pairs": len(data.targets),
-        "num_processes": accelerator.num_processes,
-        "device": str(accelerator.device),
-        "machine": platform.processor() or platform.machine(),
-    }
+    summary = run_summary(
+        accelerator, log_rows, config["steps"], last_step, start_step,
+        time.perf_counter() - started,
+        num_parameters=num_parameters,
+        num_pairs=len(data.targets),
+    )  # fmt: skip
+    completed = summary["completed"]
     if not completed:
         return summary
 
