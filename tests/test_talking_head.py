@@ -14,7 +14,7 @@ from emogen.face import FaceError, action_units
 from emogen.face.action_units import ACTION_UNITS
 from emogen.face.motion import blink_track, frame_loudness, gaze_track, head_track
 from emogen.face.renderer import FaceRenderer
-from emogen.face.rig import FaceRig, MotionTrack
+from emogen.face.rig import LIPS_UPPER_INNER, FaceRig, MotionTrack
 from emogen.face.video import probe_video, read_video, write_video
 from emogen.face.visemes import MOUTH_PARAMETERS
 from emogen.pipelines.talking_head import TalkingHeadPipeline
@@ -69,8 +69,13 @@ def test_rig_scales_with_intensity_and_neutralises_the_portrait(rigs):
     assert np.allclose(2 * half[[61, 291]], full[[61, 291]], atol=1e-6)
     # The astronaut smiles in her photograph: at rest the rig pulls her lip corners in and down.
     astronaut = rigs["astronaut"]
-    rest = _expression(astronaut, "neutral") - astronaut.uv[:478]
+    neutral = _expression(astronaut, "neutral")
+    rest = neutral - astronaut.uv[:478]
     assert np.all(rest[[61, 291], 1] > 0.02)
+    # ... and her smile's arc leaves the lip line: the closed lips meet on a straight line.
+    lip_line = neutral[LIPS_UPPER_INNER]
+    chord = np.interp(lip_line[:, 0], lip_line[[0, -1], 0], lip_line[[0, -1], 1])
+    assert np.abs(lip_line[:, 1] - chord).max() < 0.01
 
 
 def test_rig_closes_the_mouth_at_rest_and_opens_it_with_the_jaw(rigs):

@@ -18,7 +18,8 @@ The mouth is absolute, not relative: the lower inner lip is placed at the upper 
 a target gap, so a portrait photographed with an open mouth still closes it for the rest viseme
 and for bilabials. The portrait's own expression is read from MediaPipe's blendshapes and taken
 out (an AU it already shows is the rig's starting point; a smile is measured from the mouth
-corners' height instead), so intensity 0 gives a neutral face.
+corners' height instead, and the lip line it bowed is straightened), so intensity 0 gives a
+neutral face.
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ class FaceRig:
         self.depth = points[:, 2] / self.ipd
         self._basis = self._action_unit_basis()
         self._portrait_units = self._portrait_action_units(landmarks.blendshapes)
-        self._undo_smile = self._smile_undone()
+        smile = self._smile_undone()
+        self._undo_portrait = smile + self._lip_line_straightened(smile)
 
         centre = self.uv[SILHOUETTE].mean(0)
         rings = [centre + scale * (self.uv[SILHOUETTE] - centre) for scale, _ in RIG_ANCHOR_RINGS]
@@ -271,6 +273,25 @@ class FaceRig:
         per_unit = -_AU_HANDLES[12][0][1][1]
         return -min(lift / per_unit, 1.0) * self._basis[list(ACTION_UNITS).index(12)]
 
+    def _lip_line_straightened(self, smile_undone: np.ndarray) -> np.ndarray:
+        # At rest the lips meet on a line between the mouth corners. A smile also bows the upper
+        # lip up into an arc (over the teeth when the lips part; FACS Manual, AU12), which
+        # lowering the corners alone leaves behind: the closed lips then meet on a wavy line.
+        # Each point of the upper inner lip goes onto the chord between the (undone) corners,
+        # taking the upper lip and the skin above along over about the lip's height (0.1 IPD);
+        # `_mouth` closes the lower lip onto it. A neutral portrait's lip line barely moves.
+        upper = self.uv[LIPS_UPPER_INNER] + smile_undone[LIPS_UPPER_INNER]
+        chord = np.interp(upper[:, 0], upper[[0, -1], 0], upper[[0, -1], 1])
+        order = np.argsort(upper[:, 0])
+        points = self.uv[:NUM_LANDMARKS] + smile_undone
+        lip_line = np.interp(points[:, 0], upper[order, 0], upper[order, 1])
+        lowered = np.interp(points[:, 0], upper[order, 0], (chord - upper[:, 1])[order], 0, 0)
+        above = lip_line - points[:, 1]  # > 0 above the upper inner lip
+        follow = np.where(above >= -1e-6, np.exp(-(above**2) / (2 * 0.1**2)), 0.0)
+        field = np.zeros((NUM_LANDMARKS, 2))
+        field[:, 1] = lowered * follow
+        return field
+
     def _portrait_action_units(self, blendshapes: dict[str, float]) -> np.ndarray:
         units = np.zeros(len(ACTION_UNITS) + len(_COMBINATIONS))
         for column, unit in enumerate(ACTION_UNITS):
@@ -299,7 +320,7 @@ class FaceRig:
     def displacement(self, track: MotionTrack, frame: int) -> np.ndarray:
         """`(P, 2)` pixel displacement of `points` at one frame of a track."""
         units = _with_combinations(track.action_units[frame]) - self._portrait_units
-        uv = np.tensordot(units, self._basis, axes=1) + self._undo_smile  # (N, 2), face frame
+        uv = np.tensordot(units, self._basis, axes=1) + self._undo_portrait  # (N, 2), face frame
         uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
         uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
         au = dict(zip(ACTION_UNITS, track.action_units[frame]))
