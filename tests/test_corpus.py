@@ -449,3 +449,12 @@ def test_tiny_corpus_builds_in_two_accelerate_processes(tmp_path):
     manifest = read_manifest(out / "manifest.jsonl")
     assert [u.id for u in manifest] == [job.id for job in build.plan(config)]
     check_built_corpus(manifest, config)
+
+
+def test_prose_sentences_are_written_and_held_out_text_is_not_among_them():
+    build = load_build_module()
+    sentences = build.prose_sentences()
+    assert len(sentences) > 5000
+    assert all(build._written(s) for s in sentences)
+    held_out = (ROOT / "benchmarks" / "speech" / "sentences.txt").read_text().splitlines()
+    assert not set(sentences) & {" ".join(line.split()) for line in held_out}

@@ -5,14 +5,16 @@ families and neutral, intensities 1 and 0.5):
 
 - written: the evaluation sentences of benchmarks/speech/sentences.txt (prose; training/
   speech_corpus excludes them);
-- chat: chitchat messages (the model's training domain) that neither the base speech corpus
-  nor `training/audio_to_motion/corpus_extra.yaml` holds (recomputed from their configs).
+- chat: chitchat messages (the model's training domain) that none of its corpora holds (the
+  base speech corpus, `training/audio_to_motion/corpus_extra.yaml` and `corpus_prose.yaml`,
+  recomputed from their configs).
 
 The voice's own phoneme timing gives the ground truth, `emogen.face.visemes.mouth_track` at
 25 fps. Every method sees only the audio (and, for the learned model, the emotion the speech was
 rendered with):
 
-- learned: `AudioToMotionModel.predict` (the shipped `pipelines/talking-head/motion_model`), seeded;
+- learned: `AudioToMotionModel.predict` (the shipped `pipelines/talking-head/motion_model`, or
+  `--model DIR`), seeded;
 - learned, emotion not given: the same with "neutral", whatever the speech's emotion;
 - learned, prior only: the model's regression prior mu without the diffusion residual
   (`diffusion_strength=0`);
@@ -68,9 +70,11 @@ def written_sentences(count: int) -> list[str]:
 
 
 def chat_sentences(count: int) -> list[str]:
-    """`count` chitchat messages (seeded) that no training corpus of the model holds: the base
-    speech corpus's and `corpus_extra.yaml`'s sentences (recomputed from their configs, so no
-    corpus need be on disk) and the written benchmark sentences are excluded."""
+    """`count` chitchat messages (seeded) that no training corpus of the model holds: the
+    sentences of the base speech corpus, `corpus_extra.yaml` and `corpus_prose.yaml` (recomputed
+    from their configs, so no corpus need be on disk; the prose holds no chitchat message, so the
+    picks are those of the model trained without it) and the written benchmark sentences are
+    excluded."""
     sys.path.insert(0, str(ROOT / "training/speech_corpus"))
     import build
 
@@ -78,6 +82,7 @@ def chat_sentences(count: int) -> list[str]:
     for config in (
         ROOT / "training/speech_corpus/configs/base.yaml",
         ROOT / "training/audio_to_motion/corpus_extra.yaml",
+        ROOT / "training/audio_to_motion/corpus_prose.yaml",
     ):
         trained |= {s.lower() for s in build.load_sentences(build.load_config(str(config)))}
     trained |= {s.lower() for s in written_sentences(10**6)}
@@ -169,7 +174,11 @@ def closure_rates(alignment, mouth: np.ndarray) -> tuple[int, int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(ROOT / "pipelines/talking-head/motion_model"))
+    parser.add_argument(
+        "--model",
+        default=str(ROOT / "pipelines/talking-head/motion_model"),
+        help="the AudioToMotionModel folder (a run's <out>/motion to measure a checkpoint)",
+    )
     parser.add_argument("--sentences", type=int, default=24)
     parser.add_argument("--cache", default="/tmp/emogen-bench-motion")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (model default)")

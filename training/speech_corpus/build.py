@@ -41,7 +41,8 @@ from tqdm.auto import tqdm
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CONFIG_KEYS = {
-    "sentences": str,  # a text file (one sentence a line; relative to this folder) or "chitchat"
+    # a text file (one sentence a line; relative to this folder), "chitchat" or "prose"
+    "sentences": str,
     "num_sentences": (int, type(None)),  # how many to take (seeded sample); null: all
     "exclude": list,  # files of sentences never to use (held-out evaluation text; repo-relative)
     "takes": int,  # seeds per sentence
@@ -82,6 +83,8 @@ def load_sentences(config: dict[str, Any]) -> list[str]:
     """The config's sentences, held-out ones removed, sampled with the config's seed."""
     if config["sentences"] == "chitchat":
         sentences = chitchat_sentences()
+    elif config["sentences"] == "prose":
+        sentences = prose_sentences()
     else:
         source = HERE / config["sentences"]
         sentences = [" ".join(line.split()) for line in source.read_text().splitlines()]
@@ -116,6 +119,52 @@ def chitchat_sentences() -> list[str]:
     return sorted({t for t in (" ".join(text.split()) for text in texts) if _clean_message(t)})
 
 
+# Texts the project wrote itself (its text-emotion recognizer's examples and test sets, the
+# dialogue responses and test conversations, the 60 sentences here): whole words and punctuation,
+# the written register chitchat messages lack. The sample follows these files as they are: after
+# they change, build into a new folder (a resumed build would pair old wavs with new texts).
+PROSE_SOURCES = (
+    "training/speech_corpus/sentences.txt",
+    "emogen/emotion/data/text_prototypes.json",
+    "emogen/emotion/data/text_valence_examples.json",
+    "emogen/emotion/data/text_valence_retired.json",
+    "emogen/emotion/data/text_dialogue_examples.json",
+    "emogen/dialogue/data/responses.json",
+    "benchmarks/emotion/text_emotion_*.jsonl",
+    "benchmarks/dialogue/dialogue_*.jsonl",
+)
+
+
+def prose_sentences() -> list[str]:
+    """The written sentences of `PROSE_SOURCES` (every string of their JSON, the `text` of their
+    JSONL lines and turns): 5-30 words, one sentence or a few, capitalised, ending in . ! or ?,
+    no chat spelling and no templates; ~6,000."""
+
+    def strings(value: Any) -> Any:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key not in ("description", "licence"):
+                    yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    texts = []
+    for pattern in PROSE_SOURCES:
+        for path in sorted(ROOT.glob(pattern)):
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".txt":
+                texts += text.splitlines()
+            elif path.suffix == ".json":
+                texts += strings(json.loads(text))
+            else:
+                for line in map(json.loads, text.splitlines()):
+                    texts += [line.get("text", "")] + [t["text"] for t in line.get("turns", [])]
+    return sorted({t for t in (" ".join(text.split()) for text in texts) if _written(t)})
+
+
 _MESSAGE = re.compile(r"^[A-Z][A-Za-z0-9 ,.'!?-]*[a-z0-9][.!?]$")
 _CHAT_WORDS = re.compile(
     r"\b(im|dont|cant|wont|didnt|doesnt|isnt|ive|whats|thats|youre|theyre|u|ur|lol|haha|hahaha|"
@@ -130,6 +179,19 @@ def _clean_message(text: str) -> bool:
         and 5 <= len(text.split()) <= 16
         and not _CHAT_WORDS.search(text)
         and not re.search(r"\bi\b", text)  # a lowercase "i" as a word
+        and not re.search(r"[.!?,]{2,}| [.!?,]|\b[A-Z]{2,}\b", text)
+    )
+
+
+_WRITTEN = re.compile(r"^[A-Z][A-Za-z0-9 ,.;:'!?-]*[a-z0-9][.!?]$")
+
+
+def _written(text: str) -> bool:
+    return (
+        bool(_WRITTEN.match(text))
+        and 5 <= len(text.split()) <= 30
+        and not _CHAT_WORDS.search(text)
+        and not re.search(r"\b(i|ngl|tbh|idk)\b", text)
         and not re.search(r"[.!?,]{2,}| [.!?,]|\b[A-Z]{2,}\b", text)
     )
 
