@@ -99,3 +99,13 @@ def test_cli_avatar_refuses_bad_input(tmp_path, capsys) -> None:
     assert main(["avatar", "   ", "--out", str(tmp_path / "a.mp4")]) == 2
     assert "empty" in capsys.readouterr().err
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_an_emotion_replaces_the_plan_for_voice_and_face(avatar: AvatarPipeline) -> None:
+    out = avatar(MESSAGE, portrait="grace_hopper", emotion="calm:0.6", size=96, fps=5)
+    assert {e.label() for e in out.speech.emotions[0]} == {"calm:0.6"}
+    times = np.arange(len(out.video.frames)) / out.video.fps
+    np.testing.assert_allclose(
+        out.video.motion.action_units, action_unit_track("calm:0.6", times), atol=1e-6
+    )
+    assert out.turn.plan.keyframes[0].emotion.category != "calm"  # the plan itself was not

@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..emotion import Emotion, EmotionCurve
+from ..emotion import EmotionCurve
 from ..errors import EmogenError
 from .controls import describe, read_emotion
 from .limits import DemoLimits
@@ -361,21 +361,17 @@ class DemoHandlers:
         progress(0.05, desc="loading the avatar")
         with self.pipelines.use("avatar") as pipe:
             progress(0.1, desc="replying, speaking and animating")
-            if value == "plan":
-                answer = pipe(
-                    message,
-                    portrait=portrait,
-                    conversation=conversation,
-                    personality=personality,
-                    fps=fps,
-                    size=size,
-                    generator=seed,
-                )
-                turn, video = answer.turn, answer.video
-            else:
-                turn, video = _avatar_with_emotion(
-                    pipe, message, portrait, conversation, personality, value, fps, size, seed
-                )
+            answer = pipe(
+                message,
+                portrait=portrait,
+                conversation=conversation,
+                personality=personality,
+                emotion=None if value == "plan" else value,
+                fps=fps,
+                size=size,
+                generator=seed,
+            )
+            turn, video = answer.turn, answer.video
             path = video.save(self.outputs.new("avatar", ".mp4"))
         voice = "the dialogue's plan" if value == "plan" else describe(value)
         info = (
@@ -384,36 +380,6 @@ class DemoHandlers:
             f"voice and face: {voice}"
         )
         return str(path), info, chat_messages(conversation), conversation, ""
-
-
-def _avatar_with_emotion(
-    pipe: Any,
-    message: str,
-    portrait: str,
-    conversation: Any,
-    personality: str,
-    emotion: Emotion | EmotionCurve,
-    fps: float,
-    size: int,
-    seed: int,
-) -> tuple[Any, Any]:
-    # The avatar's own steps (dialogue -> speech -> face) with the controls' emotion in place of
-    # the dialogue's plan for voice and face.
-    turn = pipe.dialogue(message, conversation=conversation, personality=personality, seed=seed)
-    speech = pipe.tts(turn.text, emotion=emotion, generator=seed)
-    video = pipe.talking_head(
-        portrait,
-        speech.audios[0],
-        emotion=emotion,
-        sample_rate=speech.sample_rate,
-        alignment=speech.alignments[0],
-        transcript=turn.text,
-        sentence_starts=speech.sentence_starts[0],
-        fps=fps,
-        size=size,
-        generator=seed,
-    )
-    return turn, video
 
 
 def _neutral_speech(tts: Any, sentences: list[str], seed: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from diffusers.utils import BaseOutput
 
 from ..dialogue.conversation import Conversation
 from ..dialogue.planner import Personality
+from ..emotion import EmotionCurve, EmotionLike
 from ..face.landmarks import load_portrait
 from .dialogue import DialogueTurn, EmpatheticDialoguePipeline
 from .talking_head import TalkingHeadOutput, TalkingHeadPipeline
@@ -90,6 +91,7 @@ class AvatarPipeline(DiffusionPipeline):
         portrait: Any = None,
         conversation: Conversation | None = None,
         personality: str | Mapping[str, float] | Personality | None = None,
+        emotion: EmotionLike | EmotionCurve | None = None,
         fps: float | None = None,
         size: int | None = None,
         generator: int | None = None,
@@ -104,6 +106,9 @@ class AvatarPipeline(DiffusionPipeline):
             conversation: the conversation so far; the message and the reply are appended.
             personality: the agent's personality ("warm", "calm", "cheerful", "neutral" or Big
                 Five traits).
+            emotion: None (the default): voice and face follow the reply's emotion plan.
+                Otherwise this emotion or curve (over sentences or seconds) replaces the plan
+                for both.
             fps: frames per second of the video (default the talking head's).
             size: the longer side of the video in pixels (default the talking head's).
             generator: seed of the reply's wording, the voice and the idle motion.
@@ -129,14 +134,15 @@ class AvatarPipeline(DiffusionPipeline):
 
         # 3. the reply spoken sentence by sentence with the plan's emotions
         # (the TTS splits the text into the same sentences the plan indexes: split_sentences)
-        speech = self.tts(turn.text, emotion=turn.plan, generator=seed)
+        shown = turn.plan if emotion is None else emotion
+        speech = self.tts(turn.text, emotion=shown, generator=seed)
         audio = speech.audios[0]
 
         # 4. the face on the same plan, timed by the speech
         video = self.talking_head(
             image,
             audio,
-            emotion=turn.plan,
+            emotion=shown,
             sample_rate=speech.sample_rate,
             alignment=speech.alignments[0],
             transcript=turn.text,
