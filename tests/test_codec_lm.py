@@ -165,6 +165,10 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert out.sample_rate == 22050 and len(out.sentences[0]) == 2
     assert out.audios[0].dtype == np.float32 and np.isfinite(out.audios[0]).all()
     assert out.sentence_starts[0][1] > 0 and out.emotions[0][0].category == "sad"
+    # a curve over seconds: each sentence gets the curve at its estimated start
+    curved = pipe("Hello there. See you soon.", emotion="happy@0 -> sad@1", generator=0)
+    first, second = curved.emotions[0]
+    assert first.category == "happy" and second.valence < first.valence
     with pytest.raises(EmogenError, match="best_of"):
         pipe("Hello.", best_of=0)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -108,7 +107,8 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         return True
 
     def stream(self, text: str, emotion: EmotionInput = "neutral", **kwargs: Any):
-        """Sentence by sentence, as `EmotionalTTSPipeline.stream` (generated one at a time)."""
+        """Sentence by sentence, as `EmotionalTTSPipeline.stream`; the sentences are generated
+        together in one batch first, then yielded one at a time."""
         out = self(text, emotion, **kwargs)
         rate = out.sample_rate
         starts = [*out.sentence_starts[0], len(out.audios[0]) / rate]
@@ -169,25 +169,28 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         seed = resolve_seed(generator)
         torch_generator = torch.Generator().manual_seed(0 if seed is None else seed)
 
-        # 2. encode the condition: sentences, their emotions and phonemes
-        spoken, used = [], []
+        # 2. encode the condition: sentences, their phonemes (once each) and emotions
+        spoken, used, phonemes = [], [], []
         for item in texts:
             sentences = split_sentences(item)
+            sounds = [self.voice.phonemize(s) for s in sentences]
+            # A curve over seconds is read at each sentence's start, estimated at 80 ms a
+            # phoneme plus the pause (the model speaks a sentence with one emotion).
+            starts = np.cumsum([0.0] + [0.08 * len(p) + config.sentence_pause_s for p in sounds])
             emotions = [
-                _at_start(e, sentences, index, self.voice)
+                e.at(float(starts[index])) if isinstance(e, EmotionCurve) else e
                 for index, e in enumerate(self.sentence_emotions(sentences, emotion, intensity))
             ]
             spoken.append(sentences)
             used.append(emotions)
-        flat = [
-            (s, e) for sentences, emotions in zip(spoken, used) for s, e in zip(sentences, emotions)
-        ]
+            phonemes += sounds
+        flat = [e for emotions in used for e in emotions]
         tokens = [
-            torch.from_numpy(phoneme_tokens(self.voice, self.voice.phonemize(s)))
-            for s, _ in flat
+            torch.from_numpy(phoneme_tokens(self.voice, p))
+            for p in phonemes
             for _ in range(best_of)
         ]
-        emotions = [e for _, e in flat for _ in range(best_of)]
+        emotions = [e for e in flat for _ in range(best_of)]
         encoder = self.emotion_encoder
         condition = emotion_embedding(encoder, emotions)
         null = encoder.null(len(emotions)).pooled
@@ -248,14 +251,3 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         except EmogenError:  # no voiced speech to hear an emotion in: the worst distance
             distance = 2 * np.sqrt(3)
         return -min(error, 1.0) - distance
-
-
-def _at_start(
-    emotion: Emotion | EmotionCurve, sentences: Sequence[str], index: int, voice: PiperVoice
-) -> Emotion:
-    # A curve over seconds, read at the sentence's start estimated at 80 ms a phoneme and the
-    # configured pause (the model generates whole sentences with one emotion each).
-    if not isinstance(emotion, EmotionCurve):
-        return emotion
-    seconds = sum(0.08 * len(voice.phonemize(s)) + 0.3 for s in sentences[:index])
-    return emotion.at(seconds)
