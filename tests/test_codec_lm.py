@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -171,6 +174,14 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert first.category == "happy" and second.valence < first.valence
     with pytest.raises(EmogenError, match="best_of"):
         pipe("Hello.", best_of=0)
+    # a fresh process loads it too (diffusers only loads components of imported modules)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from emogen.pipelines import load_pipeline; "
+         "print(type(load_pipeline(sys.argv[1]).estimator).__name__)", str(run / "pipeline")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "SpeechEmotionEstimator"
 
 
 def test_voice_finetune_command(tiny_lm_run, tts_default, tmp_path, monkeypatch, capsys) -> None:

@@ -25,11 +25,16 @@ and each basic emotion at intensity 0.5 and 1 (same seed), measured against that
 (direction and monotonicity of the correlates, as above; intensity 0 is the neutral output
 itself); Whisper WER of the neutral and full-intensity outputs; speaker similarity of every output
 to the corpus voice (the embedded TTS's neutral rendering of the same sentence); real-time
-factor of one sentence at angry:0.7 on one thread. VC pipelines convert that neutral rendering
-(`source_emotion="neutral"`).
+factor of one sentence at angry:0.7 on one thread, and for a codec-LM pipeline its tokens per
+second (codec frames x codebooks of that sentence / its wall time). VC pipelines convert that
+neutral rendering (`source_emotion="neutral"`). `--best-of N` adds a row for each codec-LM
+pipeline generating N candidates per sentence and keeping the verifier's best (Llasa's
+inference-time scaling), so whether it helps is measured in the same run.
 
     .venv/bin/python benchmarks/speech/bench_speech.py --sentences 12 \
         --compare tts-default tts-diffusion vc-default vc-diffusion
+    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 8 --best-of 4 \
+        --compare tts-default tts-diffusion tts-codec-lm
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument(
         "--compare", nargs="+", metavar="PIPELINE", help="compare these pipelines (see above)"
+    )
+    parser.add_argument(
+        "--best-of", type=int, default=None, help="with --compare: a best-of-N row per codec LM"
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -283,7 +291,7 @@ def compare(args) -> None:
         transcribe,
         word_error_counts,
     )
-    from emogen.pipelines import EmotionalVCPipeline, load_pipeline
+    from emogen.pipelines import CodecLMTTSPipeline, EmotionalVCPipeline, load_pipeline
 
     texts = [t for t in (HERE / "sentences.txt").read_text().splitlines() if t.strip()]
     texts = texts[: args.sentences or len(texts)]
@@ -293,16 +301,21 @@ def compare(args) -> None:
     ref_rate = references[0].sample_rate
     references = [r.audios[0] for r in references]
     results = {}
+    variants = []  # (row label, pipeline, extra call arguments)
     for name in args.compare:
         pipe = load_pipeline(name)
+        variants.append((name, pipe, {}))
+        if args.best_of and isinstance(pipe, CodecLMTTSPipeline):
+            variants.append((f"{name} best of {args.best_of}", pipe, {"best_of": args.best_of}))
+    for name, pipe, extra in variants:
         is_vc = isinstance(pipe, EmotionalVCPipeline)
 
-        def run(index: int, emotion: str, pipe=pipe, is_vc=is_vc) -> tuple[np.ndarray, int]:
+        def run(index: int, emotion: str, pipe=pipe, is_vc=is_vc, extra=extra):
             if is_vc:
                 out = pipe(references[index], emotion=emotion, sample_rate=ref_rate,
                            source_emotion="neutral", generator=index)  # fmt: skip
             else:
-                out = pipe(texts[index], emotion=emotion, generator=index)
+                out = pipe(texts[index], emotion=emotion, generator=index, **extra)
             return out.audios[0], out.sample_rate
 
         started = time.perf_counter()
@@ -352,6 +365,9 @@ def compare(args) -> None:
             t = time.perf_counter()
             audio, rate = run(0, "angry:0.7")
             times.append(time.perf_counter() - t)
+        tokens = None
+        if isinstance(pipe, CodecLMTTSPipeline):
+            tokens = len(audio) / rate * pipe.codec.frame_rate * pipe.codec.num_codebooks
         results[name] = {
             "kind": "vc" if is_vc else "tts",
             "wer_neutral": sum(errors["neutral"][1:], errors["neutral"][0]).wer,
@@ -362,9 +378,9 @@ def compare(args) -> None:
             "similarity_neutral": statistics.fmean(similarity["neutral"]),
             "similarity_emotional": statistics.fmean(similarity["emotional"]),
             "rtf": statistics.median(times) / (len(audio) / rate),
+            "tokens_per_second": tokens / statistics.median(times) if tokens else None,
             "correlates": table,
         }
-        del pipe
     _write_compare(args, texts, results)
 
 
@@ -373,6 +389,7 @@ def _write_compare(args, texts: list[str], results: dict[str, dict]) -> None:
     command = (
         "python benchmarks/speech/bench_speech.py "
         + (f"--sentences {args.sentences} " if args.sentences else "")
+        + (f"--best-of {args.best_of} " if args.best_of else "")
         + "--compare "
         + " ".join(args.compare)
     )
@@ -389,18 +406,20 @@ def _write_compare(args, texts: list[str], results: dict[str, dict]) -> None:
         "intensity 1; similarity: speaker embedding cosine to the embedded TTS's neutral "
         "rendering of the same sentence (the corpus voice); direction / monotonic: the 5 "
         "correlates x 7 emotions whose cited profile moves them, at intensity 0 / 0.5 / 1; "
-        "RTF: seconds of compute per second of audio, one sentence at angry:0.7",
+        "RTF: seconds of compute per second of audio, one sentence at angry:0.7; tokens/s: "
+        "a codec LM's codec frames x codebooks of that sentence per second of wall time",
         "",
         "| pipeline | kind | WER neutral | WER emotional | direction | monotonic | "
-        "similarity neutral | similarity emotional | RTF |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "similarity neutral | similarity emotional | RTF | tokens/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(
             f"| {name} | {r['kind']} | {100 * r['wer_neutral']:.1f} % | "
             f"{100 * r['wer_emotional']:.1f} % | {r['direction_ok']}/{r['checked']} | "
             f"{r['monotonic']}/{r['checked']} | {r['similarity_neutral']:.3f} | "
-            f"{r['similarity_emotional']:.3f} | {r['rtf']:.3f} |"
+            f"{r['similarity_emotional']:.3f} | {r['rtf']:.3f} | "
+            + (f"{r['tokens_per_second']:.0f} |" if r.get("tokens_per_second") else "- |")
         )
     lines += [
         "",

@@ -17,6 +17,7 @@ from ..speech.acoustic import emotion_embedding
 from ..speech.codec import AudioCodec
 from ..speech.codec_lm import CodecLanguageModel
 from ..speech.diffusion_tts import phoneme_tokens
+from ..speech.estimator import SpeechEmotionEstimator
 from ..speech.voice import PiperVoice
 from .tts import PEAK, EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk, _chunk_starts
 from .utils import EmotionInput, check_output_type, resolve_seed, to_output
@@ -65,7 +66,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         codec: AudioCodec,
         language_model: CodecLanguageModel,
         emotion_encoder: EmotionEncoder,
-        estimator: Any = None,
+        estimator: SpeechEmotionEstimator | None = None,
         max_characters: int = 5000,
         sentence_pause_s: float = 0.3,
         emotion_guidance_scale: float = 1.5,
