@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import EmogenError
-from ..speech.audio import load_audio
+from ..speech.audio import load_audio, mask_runs
 from ..speech.voice import PhonemeTiming, espeak_ipa
 from .visemes import mouth_track
 
@@ -225,7 +225,7 @@ def speech_regions(waveform: np.ndarray, sample_rate: int) -> list[tuple[float, 
         return []
     loud, quiet = np.percentile(level, 99), np.percentile(level, 5)
     active = level > max(loud - ACTIVITY_RANGE_DB, quiet + NOISE_MARGIN_DB)
-    regions = _runs(active)
+    regions = mask_runs(active)
     merged: list[list[int]] = []
     for start, end in regions:
         if merged and (start - merged[-1][1]) * FRAME_S < MIN_PAUSE_S:
@@ -322,12 +322,6 @@ def _frame_level_db(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
     padded = np.pad(waveform.astype(np.float64), (window // 2, window))
     frames = np.lib.stride_tricks.sliding_window_view(padded, window)[::hop][:num_frames]
     return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """`[start, end)` index runs where `mask` is True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def _match_transcript(

@@ -26,6 +26,7 @@ __all__ = [
     "SILENCE_PEAK",
     "WRITABLE_FORMATS",
     "load_audio",
+    "mask_runs",
     "resample",
     "rms_db",
     "save_audio",
@@ -190,6 +191,12 @@ def rms_db(audio: np.ndarray, floor_db: float = -120.0) -> float:
         return floor_db
     power = float(np.mean(np.square(audio)))
     return max(floor_db, 10.0 * math.log10(power)) if power > 0 else floor_db
+
+
+def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """`[(start, stop), ...]` index runs (stop exclusive) where a 1-D bool mask is True."""
+    edges = np.diff(np.concatenate(([0], np.asarray(mask).astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def _read_file(path: Path, max_seconds: float | None) -> tuple[np.ndarray, int]:

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from ..errors import EmogenError
+from .audio import mask_runs
 from .world import WorldFeatures, WorldVocoder, _check_mono, num_world_frames
 
 __all__ = ["ProsodyFeatures", "prosody_features"]
@@ -292,12 +293,6 @@ def _hnr_db(features: WorldFeatures, voiced: np.ndarray) -> float:
     return float(np.mean(10.0 * np.log10(np.maximum(harmonic, 1e-30) / np.maximum(noise, 1e-30))))
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """`[(start, stop), ...]` of the runs of True in a 1-D bool mask."""
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def _speaking_and_pause_time(sounding: np.ndarray, frame_s: float) -> tuple[float, float]:
     """Seconds of speaking and of pauses between the first and the last sounding frame."""
     sounding_frames = np.flatnonzero(sounding)
@@ -307,7 +302,7 @@ def _speaking_and_pause_time(sounding: np.ndarray, frame_s: float) -> tuple[floa
     inside = sounding[first : last + 1]
     min_pause_frames = MIN_PAUSE_S / frame_s
     pause_frames = sum(
-        stop - start for start, stop in _runs(~inside) if stop - start >= min_pause_frames
+        stop - start for start, stop in mask_runs(~inside) if stop - start >= min_pause_frames
     )
     return (inside.shape[0] - pause_frames) * frame_s, pause_frames * frame_s
 

@@ -286,7 +286,7 @@ def train(
         init_from: a `CodecLMTTSPipeline` folder to fine-tune (a custom voice): its language
             model and emotion encoder are the starting weights (their sizes, not the config's).
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.utils import set_seed
 
     from emogen.emotion.encoder import EmotionEncoder
@@ -307,7 +307,12 @@ def train(
     from emogen.speech.codec import WorldFrameCodec
     from emogen.speech.codec_lm import CodecLanguageModel
 
-    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
+    # Under DDP: rows without a dropped emotion leave the encoder's null embedding unused, and
+    # Llama's own token embedding is never used (the model passes input embeddings).
+    accelerator = Accelerator(
+        mixed_precision=config["mixed_precision"],
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
     out = check_run_folder(out, config, resume, accelerator)
     if codec_path is None and init_from is None:
         raise EmogenError("give the codec folder, or a pipeline to fine-tune (init_from)")
