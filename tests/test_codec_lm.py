@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,11 +26,14 @@ def test_delay_pattern_round_trip() -> None:
     assert torch.equal(undelay_codes(delayed, 7), codes)
 
 
-@pytest.fixture(scope="module")
-def memorised():
-    """A tiny model trained until it has learned two utterances by heart."""
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "aligned"])
+def memorised(request):
+    """A tiny model trained until it has learned two utterances by heart, without and with the
+    phoneme pointer (row 1's second phoneme lasts no frame: its pointer skips it)."""
+    aligned = request.param
     torch.manual_seed(0)
     model = CodecLanguageModel(
+        phoneme_alignment=aligned,
         phoneme_vocab_size=20,
         num_codebooks=3,
         codebook_size=K,
@@ -45,10 +49,14 @@ def memorised():
     codes = torch.randint(0, K, (2, 3, 10), generator=torch.Generator().manual_seed(1))
     code_lengths = torch.tensor([10, 6])
     condition = torch.randn(2, 8, generator=torch.Generator().manual_seed(2))
+    frame_phonemes = torch.tensor([[0, 0, 1, 1, 1, 2, 2, 3, 3, 3], [0, 0, 2, 2, 2, 2, 0, 0, 0, 0]])
     optimizer = torch.optim.Adam(model.parameters(), 3e-3)
     first = None
     for _ in range(300):
-        loss = model(condition, tokens, token_lengths, codes, code_lengths).loss
+        loss = model(
+            condition, tokens, token_lengths, codes, code_lengths,
+            frame_phonemes if aligned else None,
+        ).loss  # fmt: skip
         first = float(loss.detach()) if first is None else first
         optimizer.zero_grad()
         loss.backward()
@@ -102,6 +110,10 @@ def test_guidance_and_limits(memorised) -> None:
         model.generate(prompt, condition[:1], temperature=0)
     with pytest.raises(EmogenError, match="top_p"):
         model.generate(prompt, condition[:1], top_p=1.5)
+    if model.config.phoneme_alignment:
+        with pytest.raises(EmogenError, match="frame_phonemes"):
+            model(condition, tokens, token_lengths, torch.zeros(2, 3, 4, dtype=torch.long),
+                  token_lengths)  # fmt: skip
     with pytest.raises(EmogenError, match="codebooks"):
         model(
             condition, tokens, token_lengths, torch.zeros(2, 2, 4, dtype=torch.long), token_lengths
@@ -182,6 +194,36 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.strip() == "SpeechEmotionEstimator"
+
+
+def test_recipe_with_the_phoneme_pointer(recipe_module, tiny_codec_run, tiny_corpus, tmp_path):
+    """phoneme_alignment: each sentence's token frames carry the phoneme under them (from the
+    corpus alignment), the model trains and speaks; recordings without alignment are refused."""
+    import json
+
+    recipe = recipe_module("tts_codec_lm")
+    config = {**recipe.load_config("tiny"), "phoneme_alignment": True}
+    codec = tiny_codec_run[0] / "codec"
+    summary = recipe.train(config, codec, tiny_corpus, tmp_path / "aligned")
+    assert summary["completed"] and summary["final_eval_loss"] < summary["first_eval_loss"]
+    rows = torch.load(tmp_path / "aligned" / "codes.pt")["rows"]
+    for row in rows:
+        owners = row["frame_phonemes"]
+        assert owners.shape == (row["codes"].shape[1],)
+        assert (owners.diff() >= 0).all() and 0 <= owners.min() <= owners.max() < len(row["tokens"])
+    assert all(row["frame_phonemes"][-1] >= len(row["tokens"]) - 3 for row in rows)
+    pipe_folder = tmp_path / "aligned" / "pipeline"
+    from emogen.pipelines import load_pipeline
+
+    pipe = load_pipeline(pipe_folder)
+    assert pipe.language_model.config.phoneme_alignment
+    out = pipe("Hello there.", emotion="angry", generator=0)
+    assert out.audios[0].size > 0 and np.isfinite(out.audios[0]).all()
+    unaligned = Path(tiny_corpus).with_name("unaligned.jsonl")  # its wav paths are relative
+    lines = [json.loads(line) for line in Path(tiny_corpus).read_text().splitlines()]
+    unaligned.write_text("".join(json.dumps({**line, "alignment": None}) + "\n" for line in lines))
+    with pytest.raises(EmogenError, match="no phoneme alignment"):
+        recipe.train(config, codec, unaligned, tmp_path / "refused")
 
 
 def test_voice_finetune_command(tiny_lm_run, tts_default, tmp_path, monkeypatch, capsys) -> None:

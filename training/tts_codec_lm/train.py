@@ -51,6 +51,7 @@ CONFIG_KEYS = {
     "prefix_length": int,
     "dropout": float,
     "emotion_hidden_size": int,
+    "phoneme_alignment": bool,  # VALL-E R's phoneme pointer (emogen.speech.codec_lm)
     # data
     "voice": str,
     "max_sentence_frames": int,  # codec frames; longer sentences are left out
@@ -110,6 +111,7 @@ class Sentence:
     tokens: torch.Tensor  # (L,) int64
     codes: torch.Tensor  # (Q, T) int64
     emotion: Any  # Emotion
+    frame_phonemes: torch.Tensor | None  # (T,) the token each frame belongs to; None: unaligned
 
 
 def _digest(codec) -> str:
@@ -145,6 +147,7 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
             [str(p.resolve()), hashlib.sha1(p.read_bytes()).hexdigest()] for p in manifest_paths
         ],
         "voice": config["voice"],
+        "format": 2,  # rows carry frame_phonemes
     }
     cache = out / CODES
     cached = torch.load(cache) if cache.is_file() else None
@@ -173,10 +176,15 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
                 else:  # recordings (a custom voice) train whole: all their sentences at once
                     segments = [(0, matrix.shape[0], None)]
                     phonemes, texts = [" ".join(phonemes)], [utterance.text]
-                for index, (start, end, _) in enumerate(segments):
+                for index, (first, last, durations) in enumerate(segments):
                     # whole token frames: the codec encodes `stride` WORLD frames per token
-                    start, end = start // stride * stride, -(-end // stride) * stride
+                    start, end = first // stride * stride, -(-last // stride) * stride
                     codes = codec.encode_frames(matrix[start : min(end, matrix.shape[0])])
+                    owners = None
+                    if durations is not None:  # the phoneme under each token frame's middle
+                        middles = start + (np.arange(codes.shape[1]) + 0.5) * stride - first
+                        owners = np.searchsorted(np.cumsum(durations), middles, side="right")
+                        owners = torch.from_numpy(owners.clip(0, len(durations) - 1))
                     emotion = utterance.emotion
                     if isinstance(utterance.curve, EmotionCurve):
                         emotion = utterance.curve.at((start + end) / 2 * period / 1000.0)
@@ -187,6 +195,7 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
                             "tokens": torch.from_numpy(phoneme_tokens(voice, phonemes[index])),
                             "codes": codes.cpu(),
                             "emotion": emotion.to_dict(),
+                            "frame_phonemes": owners,
                         }
                     )
         if accelerator.is_main_process:
@@ -196,9 +205,10 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
     from emogen.emotion import Emotion
 
     sentences = [
-        Sentence(r["id"], r["text"], r["tokens"], r["codes"], Emotion.from_dict(r["emotion"]))
+        Sentence(r["id"], r["text"], r["tokens"], r["codes"], Emotion.from_dict(r["emotion"]),
+                 r["frame_phonemes"])
         for r in cached["rows"]
-    ]
+    ]  # fmt: skip
     too_long = [s for s in sentences if s.codes.shape[1] > config["max_sentence_frames"]]
     sentences = [s for s in sentences if s.codes.shape[1] <= config["max_sentence_frames"]]
     texts = sorted({s.text for s in sentences})
@@ -227,9 +237,13 @@ def draw_batch(sentences, buckets, size: int, dropout: float, generator: torch.G
     codes = torch.zeros(
         size, num_codebooks, max(s.codes.shape[1] for s in chosen), dtype=torch.long
     )
+    aligned = all(s.frame_phonemes is not None for s in chosen)
+    frame_phonemes = torch.zeros(size, codes.shape[-1], dtype=torch.long) if aligned else None
     for row, sentence in enumerate(chosen):
         tokens[row, : len(sentence.tokens)] = sentence.tokens
         codes[row, :, : sentence.codes.shape[1]] = sentence.codes
+        if aligned:
+            frame_phonemes[row, : sentence.codes.shape[1]] = sentence.frame_phonemes
     return {
         "tokens": tokens,
         "token_lengths": torch.tensor([len(s.tokens) for s in chosen]),
@@ -237,6 +251,7 @@ def draw_batch(sentences, buckets, size: int, dropout: float, generator: torch.G
         "code_lengths": torch.tensor([s.codes.shape[1] for s in chosen]),
         "emotions": [s.emotion for s in chosen],
         "drop": torch.rand(size, generator=generator) < dropout,
+        "frame_phonemes": frame_phonemes,
     }
 
 
@@ -261,6 +276,7 @@ class CodecLMTrainingModule(torch.nn.Module):
             batch["token_lengths"].to(device),
             batch["codes"].to(device),
             batch["code_lengths"].to(device),
+            None if batch["frame_phonemes"] is None else batch["frame_phonemes"].to(device),
         ).loss
 
 
@@ -342,12 +358,19 @@ def train(
         intermediate_size=config["intermediate_size"],
         max_positions=max(512, 2 * longest),
         dropout=config["dropout"],
+        phoneme_alignment=config["phoneme_alignment"],
     )
     if init_from is not None:  # fine-tuning: the pipeline's trained model and encoder
         language_model = CodecLanguageModel.from_pretrained(init_from, subfolder="language_model")
         encoder = EmotionEncoder.from_pretrained(init_from, subfolder="emotion_encoder")
         if language_model.config.phoneme_vocab_size <= max(int(s.tokens.max()) for s in train_set):
             raise EmogenError(f"{init_from} was trained with another voice's phoneme ids")
+    unaligned = sum(s.frame_phonemes is None for s in train_set + held_out)
+    if language_model.config.phoneme_alignment and unaligned:
+        raise EmogenError(
+            f"the model follows a phoneme pointer, but {unaligned} sentences have no phoneme "
+            "alignment (recordings without one need a model trained with phoneme_alignment: false)"
+        )
     model = CodecLMTrainingModule(language_model, encoder)
     num_parameters = {
         "language_model": sum(p.numel() for p in language_model.parameters()),
