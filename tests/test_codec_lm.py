@@ -196,23 +196,34 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert loaded.stdout.strip() == "SpeechEmotionEstimator"
 
 
-def test_recipe_with_the_phoneme_pointer(recipe_module, tiny_codec_run, tiny_corpus, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_aligned_run(recipe_module, tiny_codec_run, tiny_corpus, tmp_path_factory):
+    """The tiny config with the phoneme pointer, trained once: `(run folder, summary)`."""
+    recipe = recipe_module("tts_codec_lm")
+    config = {**recipe.load_config("tiny"), "phoneme_alignment": True}
+    out = tmp_path_factory.mktemp("codec-lm-aligned")
+    return out, recipe.train(config, tiny_codec_run[0] / "codec", tiny_corpus, out)
+
+
+def test_recipe_with_the_phoneme_pointer(
+    recipe_module, tiny_codec_run, tiny_aligned_run, tiny_corpus, tmp_path
+) -> None:
     """phoneme_alignment: each sentence's token frames carry the phoneme under them (from the
-    corpus alignment), the model trains and speaks; recordings without alignment are refused."""
+    corpus alignment), the model trains and speaks; a manifest without alignment is refused."""
     import json
 
     recipe = recipe_module("tts_codec_lm")
     config = {**recipe.load_config("tiny"), "phoneme_alignment": True}
     codec = tiny_codec_run[0] / "codec"
-    summary = recipe.train(config, codec, tiny_corpus, tmp_path / "aligned")
+    run, summary = tiny_aligned_run
     assert summary["completed"] and summary["final_eval_loss"] < summary["first_eval_loss"]
-    rows = torch.load(tmp_path / "aligned" / "codes.pt")["rows"]
+    rows = torch.load(run / "codes.pt")["rows"]
     for row in rows:
         owners = row["frame_phonemes"]
         assert owners.shape == (row["codes"].shape[1],)
         assert (owners.diff() >= 0).all() and 0 <= owners.min() <= owners.max() < len(row["tokens"])
     assert all(row["frame_phonemes"][-1] >= len(row["tokens"]) - 3 for row in rows)
-    pipe_folder = tmp_path / "aligned" / "pipeline"
+    pipe_folder = run / "pipeline"
     from emogen.pipelines import load_pipeline
 
     pipe = load_pipeline(pipe_folder)
@@ -226,8 +237,11 @@ def test_recipe_with_the_phoneme_pointer(recipe_module, tiny_codec_run, tiny_cor
         recipe.train(config, codec, unaligned, tmp_path / "refused")
 
 
-def test_voice_finetune_command(tiny_lm_run, tts_default, tmp_path, monkeypatch, capsys) -> None:
-    """`emogen voice finetune`: recordings -> checked data -> fine-tuned pipeline that loads."""
+def test_voice_finetune_command(
+    tiny_aligned_run, tts_default, tmp_path, monkeypatch, capsys
+) -> None:
+    """`emogen voice finetune`: recordings -> checked, phoneme-aligned data -> a fine-tuned
+    pipeline (here of a base with the phoneme pointer) that loads."""
     from emogen.cli import main
     from emogen.pipelines import load_pipeline
     from emogen.speech import finetune
@@ -241,7 +255,7 @@ def test_voice_finetune_command(tiny_lm_run, tts_default, tmp_path, monkeypatch,
         (recordings / f"take{index}.txt").write_text(text)
     (recordings / "noise.wav").write_bytes(b"RIFF....not audio")
     monkeypatch.setattr(finetune, "ROOT", tmp_path)  # checkpoints/ under the test's folder
-    base = str(tiny_lm_run[0] / "pipeline")
+    base = str(tiny_aligned_run[0] / "pipeline")
     argv = ["voice", "finetune", str(recordings), "--name", "anna", "--base", base]
     # the default minimum (1 minute) refuses 3 s of speech, with the report, before training
     assert main(argv) == 2

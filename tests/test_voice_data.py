@@ -67,6 +67,18 @@ def test_kept_segments_and_reasons_for_the_rest(recordings, tmp_path) -> None:
     first = manifest[0]
     audio, rate = load_audio(manifest.audio_path(first))
     assert rate == 22050 and len(audio) / rate == pytest.approx(first.duration_s, abs=0.01)
+    # every segment's phonemes timed on it (for the codec LM's phoneme pointer), in order
+    from emogen.emotion.text import split_sentences
+    from emogen.speech.voice import PiperVoice
+
+    voice = PiperVoice()
+    for utterance in manifest:
+        phonemes = "".join(voice.phonemize(s) for s in split_sentences(utterance.text))
+        assert "".join(p for p, _, _ in utterance.alignment) == phonemes
+        starts = [start for _, start, _ in utterance.alignment]
+        assert starts == sorted(starts) and utterance.alignment[-1][2] <= utterance.duration_s
+    good = next(u for u in manifest if u.text == SENTENCES[0])  # the TTS's own timing, ~known
+    assert 0.0 < good.alignment[0][1] < 0.4 and good.duration_s - good.alignment[-1][2] < 0.5
     saved = json.loads((tmp_path / "data" / "report.json").read_text())
     assert saved["seconds"] == pytest.approx(report.seconds, abs=0.01)
     assert "left out" in report.summary() and "mismatch.wav" in report.summary()

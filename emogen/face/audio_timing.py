@@ -40,6 +40,7 @@ from .visemes import mouth_track
 __all__ = [
     "ACTIVITY_RANGE_DB",
     "align_audio",
+    "align_phonemes",
     "mouth_track_from_audio",
     "pause_weights",
     "rest_in_pauses",
@@ -496,11 +497,68 @@ def _synthesis_alignment(
     template = voice.synthesize(" ".join(words), noise_w=0.0, seed=0)
     if not template.alignment:
         raise EmogenError(f"{voice.model_path.name} gives no phoneme timing to align with")
-    rate = template.sample_rate
-    spoken = [t for t in template.alignment if _is_sound(t.phoneme)]
+    return [
+        t
+        for t in _warp_template(
+            waveform, template.audio, template.sample_rate, template.alignment, onset, offset
+        )
+        if _is_sound(t.phoneme) or t.phoneme in _STRESS or t.phoneme == _LENGTH
+    ]
+
+
+def align_phonemes(audio: np.ndarray, sample_rate: int, text: str) -> list[PhonemeTiming]:
+    """Every phoneme character of `text` as emogen's voice phonemizes it sentence by sentence
+    (`PiperVoice.phonemize` of each `split_sentences` part, joined: what a corpus manifest's
+    `alignment` holds), timed on `audio` by warping the voice's rendition of those sentences
+    over the span from the first to the last stretch of speech (`_synthesis_alignment`'s
+    method, for the codec LM's phoneme pointer on a custom voice's recordings).
+
+    Raises:
+        EmogenError: silent or malformed audio, an empty text, more than `MAX_WARP_S` of speech.
+    """
+    from ..emotion.text import split_sentences
+
+    waveform = _check_audio(audio, sample_rate)
+    sentences = split_sentences(text) if isinstance(text, str) else []
+    if waveform is None or not sentences:
+        raise EmogenError("nothing to align: silent audio or an empty text")
+    regions = speech_regions(waveform, ANALYSIS_RATE)
+    if not regions:
+        raise EmogenError("nothing to align: no stretch of speech in the audio")
+    onset, offset = regions[0][0], regions[-1][1]
+    if offset - onset > MAX_WARP_S:
+        raise EmogenError(f"{offset - onset:.1f} s of speech: at most {MAX_WARP_S:g} s align")
+    voice = _template_voice()
+    pieces, alignment, shift = [], [], 0.0
+    for sentence in sentences:
+        rendition = voice.synthesize(sentence, noise_w=0.0, seed=0)
+        if not rendition.alignment:
+            raise EmogenError(f"{voice.model_path.name} gives no phoneme timing to align with")
+        pieces.append(rendition.audio)
+        alignment += [PhonemeTiming(t.phoneme, t.start + shift, t.end + shift)
+                      for t in rendition.alignment]  # fmt: skip
+        shift += len(rendition.audio) / rendition.sample_rate
+    return _warp_template(
+        waveform, np.concatenate(pieces), voice.sample_rate, alignment, onset, offset
+    )
+
+
+def _warp_template(
+    waveform: np.ndarray,
+    template: np.ndarray,
+    rate: int,
+    alignment: Sequence[PhonemeTiming],
+    onset: float,
+    offset: float,
+) -> list[PhonemeTiming]:
+    """`alignment` (of the `template` audio at `rate`) mapped onto `waveform[onset:offset]`
+    (seconds, at `ANALYSIS_RATE`) by DTW of their MFCCs (see `_synthesis_alignment`)."""
+    spoken = [t for t in alignment if _is_sound(t.phoneme)]
+    if not spoken:
+        raise EmogenError("the text has no phoneme to align")
     template_start, template_end = spoken[0].start, spoken[-1].end
     template_audio = load_audio(
-        template.audio[round(template_start * rate) : round(template_end * rate)],
+        template[round(template_start * rate) : round(template_end * rate)],
         ANALYSIS_RATE,
         max_seconds=None,
         source_sample_rate=rate,
@@ -516,11 +574,7 @@ def _synthesis_alignment(
         frame = np.interp(t - template_start, template_frames, mean_frame)
         return float(np.clip(onset + frame * FRAME_S, onset, offset))
 
-    return [
-        PhonemeTiming(t.phoneme, warp(t.start), warp(t.end))
-        for t in template.alignment
-        if _is_sound(t.phoneme) or t.phoneme in _STRESS or t.phoneme == _LENGTH
-    ]
+    return [PhonemeTiming(t.phoneme, warp(t.start), warp(t.end)) for t in alignment]
 
 
 def _mfcc(waveform: np.ndarray, num_coefficients: int = 13) -> np.ndarray:

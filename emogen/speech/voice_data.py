@@ -15,8 +15,11 @@ what can be trained on, saying why for everything it leaves out:
 4. long files are cut at pauses (from the audio's energy) into segments of at most
    `max_segment_seconds` (a segment's words are Whisper's); segments under
    `min_segment_seconds` are dropped;
-5. the segments are written at the voice's rate into `<out>/wavs/` with a manifest
-   (`emogen.speech.corpus`, emotion neutral), and the report beside it.
+5. each segment's phonemes are timed on it (`emogen.face.audio_timing.align_phonemes`: the
+   voice's rendition warped onto it), the alignment a codec LM with a phoneme pointer trains
+   on; a segment that cannot be aligned is left out;
+6. the segments are written at the voice's rate into `<out>/wavs/` with a manifest
+   (`emogen.speech.corpus`, emotion neutral, with the alignment), and the report beside it.
 
 If less than `min_total_seconds` of speech remains, `VoiceDataError` says so, with the report,
 before anything is trained.
@@ -170,7 +173,7 @@ def prepare_voice_data(
         VoiceDataError: no audio file at all, or under `min_total_seconds` of usable speech.
     """
     from ..eval.speech import transcribe_words, word_error_rate
-    from ..face.audio_timing import speech_regions
+    from ..face.audio_timing import align_phonemes, speech_regions
 
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
@@ -184,7 +187,7 @@ def prepare_voice_data(
             + (f" (found {', '.join(found)})" if found else " (the folder is empty)"),
             report,
         )
-    kept: list[tuple[str, np.ndarray, str]] = []
+    kept: list[tuple[str, np.ndarray, str, tuple]] = []
     vocoder = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=4)
     for path in tqdm(files, desc="checking recordings", disable=not progress):
         name = str(path.relative_to(folder))
@@ -237,7 +240,13 @@ def prepare_voice_data(
                 )
                 continue
             segment = audio[int(start * sample_rate) : int(end * sample_rate)]
-            kept.append((f"{path.stem}-{index:03d}", segment, text))
+            try:  # the phoneme timing a codec LM with a phoneme pointer trains on
+                timing = align_phonemes(segment, sample_rate, text)
+            except EmogenError as error:
+                report.rejected.append((f"{name} [{start:.1f}-{end:.1f} s]", f"unaligned: {error}"))
+                continue
+            alignment = tuple((t.phoneme, round(t.start, 4), round(t.end, 4)) for t in timing)
+            kept.append((f"{path.stem}-{index:03d}", segment, text, alignment))
             report.segments.append((name, round(start, 2), round(end, 2), text))
             report.seconds += end - start
 
@@ -252,7 +261,7 @@ def prepare_voice_data(
     (out / "wavs").mkdir(exist_ok=True)
     utterances = []
     neutral = Emotion.neutral()
-    for identifier, segment, text in kept:
+    for identifier, segment, text, alignment in kept:
         relative = f"wavs/{identifier}.wav"
         save_audio(out / relative, segment, sample_rate)
         utterances.append(
@@ -264,6 +273,7 @@ def prepare_voice_data(
                 emotion=neutral,
                 duration_s=round(len(segment) / sample_rate, 4),
                 language="en",
+                alignment=alignment,
             )
         )
     report.manifest = str(write_manifest(out / "manifest.jsonl", utterances))
