@@ -25,9 +25,8 @@ the phoneme the previous frame belonged to and of the one after it, and an extra
 how many phonemes the pointer moves on for this frame (0 .. `max_advance`). Training reads the
 pointer from the corpus's phoneme alignment; generation samples the advance, so durations (and
 the emotion's speech rate) stay the model's own, and the utterance ends when the pointer passes
-the last phoneme. A small model on a few hours of speech learns to speak with the pointer; without
-it, it has to discover the alignment inside attention, which the base model had not done after
-2,500 steps (babble of the wrong length).
+the last phoneme. Without the pointer the model must discover the alignment inside attention,
+which emogen's first base run had not done after 2,500 steps (babble of the wrong length).
 
 Example:
     >>> model = CodecLanguageModel(phoneme_vocab_size=256, num_codebooks=4, codebook_size=512)
