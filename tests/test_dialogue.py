@@ -89,6 +89,9 @@ def test_messages_are_checked_with_clear_errors():
         "I keep thinking about ending it all",
         "I've had suicidal thoughts again",
         "I found her with an empty pill bottle and called 911",
+        "i relapsed last week and i've been cutting.",
+        "part of me wants to swallow all of my pills tonight",
+        "I just want to make the pain stop for good",
     ],
 )
 def test_crisis_messages_are_recognised(text):
@@ -98,7 +101,9 @@ def test_crisis_messages_are_recognised(text):
 @pytest.mark.parametrize(
     "text",
     ["I could die of embarrassment lol", "My phone died again", "this traffic is killing me",
-     "I finally passed my driving test!", "Is it normal to still miss him after a year?"],
+     "I finally passed my driving test!", "Is it normal to still miss him after a year?",
+     "We started cutting costs at work.", "I started cutting back on sugar.",
+     "The drilling upstairs again, I wish they'd make it stop."],
 )  # fmt: skip
 def test_everyday_messages_are_not_crises(text):
     assert not is_crisis(text)

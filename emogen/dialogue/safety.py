@@ -51,6 +51,13 @@ _CRISIS = re.compile(
     | \b(?:call(?:ed|ing)?|dial(?:led|ing)?)\s+(?:911|999|112|an\s+ambulance)\b
     | \b(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)\b
     | \bcan'?t\s+(?:go\s+on|keep\s+going|do\s+this\s+any\s*more)\b
+    | \b(?:started|been|back\s+to)\s+(?:cutting|burning|scratching)\s*(?:again\b|[.!?,;]|$)
+    | \brelaps(?:e|ed|ing)\b.{0,20}\b(?:cutting|burning|self[-\s]?harm)
+    | \b(?:cutting|burning|scratching)\s+(?:again|my\s+(?:arms?|wrists?|legs?|skin))\b
+    | \b(?:take|taking|took|swallow(?:ing|ed)?)\s+(?:the\s+whole|all\s+(?:of\s+)?(?:the|my))\s+
+        (?:bottle|pills|tablets|meds|medication|pack|packet)\b
+    | \bmake\s+(?:it\s+all|everything|the\s+pain|the\s+hurt(?:ing)?)\s+stop\b
+    | \b(?:want|need)\s+(?:it\s+all|everything)\s+to\s+(?:stop|end)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )
