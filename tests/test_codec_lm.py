@@ -167,6 +167,13 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert full["completed"] and full["final_eval_loss"] < 0.9 * full["first_eval_loss"]
     # killed after step 30, resumed from its step-20 state: the same final weights
     recipe.train(config, codec, tiny_corpus, tmp_path / "cut", stop_after=30)
+    # a run on its way: its newest state (step 20) exported as a pipeline, nothing trained
+    exported = recipe.train(config, codec, tiny_corpus, tmp_path / "cut", export_only=True,
+                            resume=True)  # fmt: skip
+    assert exported["steps"] == 20
+    assert isinstance(load_pipeline(exported["pipeline"]), CodecLMTTSPipeline)
+    with pytest.raises(EmogenError, match="no saved state"):
+        recipe.train(config, codec, tiny_corpus, tmp_path / "empty", export_only=True)
     resumed = recipe.train(config, codec, [tiny_corpus], tmp_path / "cut", resume=True)
     assert resumed["resumed_from"] == 20
     pipe = load_pipeline(run / "pipeline")

@@ -288,6 +288,7 @@ def train(
     resume: bool = False,
     stop_after: int | None = None,
     init_from: str | os.PathLike | None = None,
+    export_only: bool = False,
 ) -> dict[str, Any]:
     """Train (or resume) a run; returns the summary (also `<out>/training_summary.json`).
 
@@ -299,6 +300,9 @@ def train(
         out: the run folder.
         resume: continue from the newest state in `<out>/states`.
         stop_after: end the loop after this step without saving anything more (tests).
+        export_only: train nothing: write the newest saved state's pipeline (EMA weights) to
+            `<out>/pipeline-step-N` and return `{"steps": N, "pipeline": folder}` (to listen to a
+            run on its way).
         init_from: a `CodecLMTTSPipeline` folder to fine-tune (a custom voice): its language
             model and emotion encoder are the starting weights (their sizes, not the config's).
     """
@@ -388,6 +392,34 @@ def train(
     model, optimizer, lr_scheduler, ema, start_step = prepare_training(
         accelerator, model, config, out, resume
     )
+
+    def save_pipeline(folder: Path) -> None:  # the EMA weights, when there is an EMA
+        from emogen.pipelines.tts_codec_lm import CodecLMTTSPipeline
+        from emogen.speech.estimator import SpeechEmotionEstimator
+
+        module = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(module.parameters())
+        CodecLMTTSPipeline(
+            voice=voice,
+            codec=codec,
+            language_model=module.language_model.eval(),
+            emotion_encoder=module.emotion_encoder.eval(),
+            estimator=SpeechEmotionEstimator.default(),
+            emotion_guidance_scale=config["emotion_guidance_scale"],
+            temperature=config["temperature"],
+            top_k=config["top_k"],
+        ).save_pretrained(folder)
+
+    if export_only:
+        if start_step == 0:
+            raise EmogenError(f"no saved state in {out / 'states'} to export")
+        folder = out / f"{PIPELINE}-step-{start_step}"
+        if accelerator.is_main_process:
+            save_pipeline(folder)
+            logger.info("saved the step-%d pipeline to %s", start_step, folder)
+        accelerator.wait_for_everyone()
+        return {"steps": start_step, "pipeline": str(folder)}
     log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
     eval_source = held_out or train_set
     eval_batch = draw_batch(
@@ -453,23 +485,7 @@ def train(
         return summary
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        from emogen.pipelines.tts_codec_lm import CodecLMTTSPipeline
-        from emogen.speech.estimator import SpeechEmotionEstimator
-
-        module = accelerator.unwrap_model(model)
-        if ema is not None:
-            ema.copy_to(module.parameters())
-        pipe = CodecLMTTSPipeline(
-            voice=voice,
-            codec=codec,
-            language_model=module.language_model.eval(),
-            emotion_encoder=module.emotion_encoder.eval(),
-            estimator=SpeechEmotionEstimator.default(),
-            emotion_guidance_scale=config["emotion_guidance_scale"],
-            temperature=config["temperature"],
-            top_k=config["top_k"],
-        )
-        pipe.save_pretrained(out / PIPELINE)
+        save_pipeline(out / PIPELINE)
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the pipeline to %s: %s", out / PIPELINE, summary)
     accelerator.wait_for_everyone()
@@ -489,12 +505,19 @@ def main() -> None:
     )
     parser.add_argument("--resume", action="store_true", help="continue from the newest state")
     parser.add_argument("--stop-after", type=int, default=None, help="end after step N (tests)")
+    parser.add_argument(
+        "--export-only", action="store_true",
+        help="train nothing: write the newest state's pipeline to <out>/pipeline-step-N",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)  # processes, not threads, share the cores
     config = load_config(args.config)
     out = args.out or ROOT / "checkpoints" / f"tts-codec-lm-{Path(args.config).stem}"
-    train(config, args.codec, args.manifest, out, args.resume, args.stop_after, args.init_from)
+    train(
+        config, args.codec, args.manifest, out, args.resume or args.export_only, args.stop_after,
+        args.init_from, export_only=args.export_only,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
