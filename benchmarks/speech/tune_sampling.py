@@ -1,5 +1,6 @@
-"""Choose a learned pipeline's sampling settings (`diffusion_strength`, `noise_scale`) on
-sentences that are neither in the training corpus nor in the benchmark.
+"""Choose a learned pipeline's sampling settings on sentences that are neither in the training
+corpus nor in the benchmark: `diffusion_strength` and `noise_scale` for the diffusion models,
+`temperature` and `top_k` for a codec LM.
 
 For each setting of the grid: Whisper WER of the neutral and angry outputs, and how far angry
 moves F0 (semitones) and energy (dB) from neutral (voice conversion converts the embedded TTS's
@@ -24,6 +25,20 @@ ROOT = HERE.parents[1]
 SENTENCES = ROOT / "training" / "speech_emotion_estimator" / "sentences.txt"
 STRENGTHS = (1.0, 0.6, 0.3, 0.0)
 NOISE_SCALES = (1.0, 0.5)
+# Codec LM: from the recipe's default (0.8, 50) towards greedy; temperature 0 is left out, as
+# greedy decoding of a codec LM loops (VALL-E, Wang et al. 2023, sample for that reason).
+TEMPERATURES_TOP_K = ((0.8, 50), (0.6, 20), (0.5, 10), (0.4, 5), (0.3, 5))
+
+
+def _grid(codec_lm: bool) -> list[dict]:
+    if codec_lm:
+        return [{"temperature": t, "top_k": k} for t, k in TEMPERATURES_TOP_K]
+    # No noise is drawn at strength 0, so one noise scale suffices there.
+    return [
+        {"diffusion_strength": s, "noise_scale": n}
+        for s, n in itertools.product(STRENGTHS, NOISE_SCALES)
+        if s != 0.0 or n == NOISE_SCALES[0]
+    ]
 
 
 def main() -> None:
@@ -35,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from emogen.eval.speech import acoustic_correlates, transcribe, word_error_counts
-    from emogen.pipelines import EmotionalVCPipeline, load_pipeline
+    from emogen.pipelines import CodecLMTTSPipeline, EmotionalVCPipeline, load_pipeline
 
     texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()][: args.sentences]
     pipe = load_pipeline(args.pipeline)
@@ -45,10 +60,8 @@ def main() -> None:
         tts = load_pipeline("tts-default")
         sources = [tts(t, generator=i) for i, t in enumerate(texts)]
     rows = []
-    for strength, scale in itertools.product(STRENGTHS, NOISE_SCALES):
-        if strength == 0.0 and scale != NOISE_SCALES[0]:
-            continue  # no noise is drawn at strength 0
-        pipe.register_to_config(diffusion_strength=strength, noise_scale=scale)
+    for setting in _grid(isinstance(pipe, CodecLMTTSPipeline)):
+        pipe.register_to_config(**setting)
         errors, f0, energy = [], [], []
         for i, text in enumerate(texts):
             outs = {}
@@ -65,12 +78,12 @@ def main() -> None:
             f0.append(outs["angry"]["f0_mean_semitones"] - outs["neutral"]["f0_mean_semitones"])
             energy.append(outs["angry"]["energy_db"] - outs["neutral"]["energy_db"])
         wer = sum(errors[1:], errors[0]).wer
-        row = (strength, scale, wer, statistics.fmean(f0), statistics.fmean(energy))
+        row = (setting, wer, statistics.fmean(f0), statistics.fmean(energy))
         rows.append(row)
-        print(f"strength {strength:.1f} noise {scale:.1f}: WER {wer:.3f}, "
-              f"angry F0 {row[3]:+.2f} st, energy {row[4]:+.2f} dB")  # fmt: skip
-    valid = [r for r in rows if r[3] >= 1.0 and r[4] >= 1.0] or rows
-    best = min(valid, key=lambda r: r[2])
+        print(f"{setting}: WER {wer:.3f}, angry F0 {row[2]:+.2f} st, energy {row[3]:+.2f} dB")
+    valid = [r for r in rows if r[2] >= 1.0 and r[3] >= 1.0] or rows
+    best = min(valid, key=lambda r: r[1])
+    keys = list(rows[0][0])
     folder = Path(args.pipeline).resolve()
     name = args.name or (folder.parent.name if folder.name == "pipeline" else folder.name)
     lines = [
@@ -80,14 +93,16 @@ def main() -> None:
         "training/speech_emotion_estimator/sentences.txt (in no training corpus and not in the "
         "benchmark), neutral and angry, one thread.",
         "",
-        "| diffusion_strength | noise_scale | WER | angry F0 change (st) | angry energy (dB) |",
-        "|---|---|---|---|---|",
+        "| " + " | ".join(keys) + " | WER | angry F0 change (st) | angry energy (dB) |",
+        "|" + "---|" * (len(keys) + 3),
         *(
-            f"| {s:.1f} | {n:.1f} | {100 * w:.1f} % | {f:+.2f} | {e:+.2f} |"
-            for s, n, w, f, e in rows
+            "| "
+            + " | ".join(f"{v:g}" for v in setting.values())
+            + f" | {100 * w:.1f} % | {f:+.2f} | {e:+.2f} |"
+            for setting, w, f, e in rows
         ),
         "",
-        f"Chosen: diffusion_strength {best[0]:.1f}, noise_scale {best[1]:.1f} (lowest WER among "
+        "Chosen: " + ", ".join(f"{k} {v:g}" for k, v in best[0].items()) + " (lowest WER among "
         "the settings where angry raises F0 >= 1 st and energy >= 1 dB).",
         "",
     ]
