@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -96,6 +97,25 @@ def test_rig_blink_brings_the_upper_lid_to_the_lower(rigs):
         moved = rig.to_uv(rig.points[:478] + rig.displacement(track, frame)[:478])
         lid_gap = moved[145, 1] - moved[159, 1]  # right eye, middle of the lids
         assert (lid_gap > 0.05) if open_ else (abs(lid_gap) < 0.01), (frame, lid_gap)
+
+
+def test_rig_lids_close_with_au43_and_follow_the_eyes_down_but_not_the_head(rigs):
+    rig = rigs["grace_hopper"]
+    columns = list(ACTION_UNITS)
+
+    def lid_gap(unit: int | None, value: float = 1.0) -> float:
+        track = MotionTrack.still(1)
+        if unit is not None:
+            track.action_units[0, columns.index(unit)] = value
+        moved = rig.to_uv(rig.points[:478] + rig.displacement(track, 0)[:478])
+        return moved[145, 1] - moved[159, 1]
+
+    open_ = lid_gap(None)
+    assert abs(lid_gap(43)) < 0.01  # eyes closed
+    assert lid_gap(43, 0.5) == pytest.approx(open_ / 2, abs=0.01)
+    # The lids follow the gaze down at least as far as AU43 at the same intensity closes them.
+    assert lid_gap(64, 0.5) <= lid_gap(43, 0.5) + 1e-6
+    assert lid_gap(54) == pytest.approx(open_, abs=0.005)  # the head bows, the eyes stay open
 
 
 def test_motion_track_checks_its_shapes():
@@ -289,3 +309,50 @@ def test_cli_talk(portraits, speech, tmp_path, capsys):
     assert main([*argv[:3], "--emotion", "hapy", "--out", str(tmp_path / "x.mp4")]) == 2
     assert main(["talk", str(wav), str(wav), "--out", str(tmp_path / "y.mp4")]) == 2
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_rig_undoes_a_photographed_smile_to_a_mouth_at_rest(rigs):
+    astronaut, grace = rigs["astronaut"], rigs["grace_hopper"]
+    assert astronaut.portrait_smile > 0.4 and grace.portrait_smile < 0.2
+    neutral = _expression(astronaut, "neutral")
+    width = neutral[291, 0] - neutral[61, 0]
+    # The corners come down and in.
+    assert width < astronaut.uv[291, 0] - astronaut.uv[61, 0] - 0.2
+    # How much of the photographed smile a frame shows: all of it in the photograph's pose,
+    # none at intensity 0, all of it again when the rig smiles.
+    track = MotionTrack.still(2)
+    track.action_units[1] = [action_units("happy")[au] for au in ACTION_UNITS]
+    assert astronaut.smile_shown(np.zeros_like(astronaut.points)) == pytest.approx(1.0)
+    assert astronaut.smile_shown(astronaut.displacement(track, 0)) == pytest.approx(0.0, abs=1e-6)
+    assert astronaut.smile_shown(astronaut.displacement(track, 1)) == 1.0
+
+
+def test_renderer_takes_the_smiles_texture_out_and_closes_the_lips(portraits, rigs):
+    rig = rigs["astronaut"]
+    renderer = FaceRenderer(portraits["astronaut"], rig)
+    assert FaceRenderer(portraits["grace_hopper"], rigs["grace_hopper"])._smile_shading is None
+    track = MotionTrack.still(2)
+    track.action_units[1] = [action_units("happy")[au] for au in ACTION_UNITS]
+    neutral, happy = (renderer.render(rig.displacement(track, i)) for i in (0, 1))
+    shading, renderer._smile_shading = renderer._smile_shading, None
+    neutral_raw, happy_raw = (renderer.render(rig.displacement(track, i)) for i in (0, 1))
+    renderer._smile_shading = shading
+    assert np.array_equal(happy, happy_raw)  # a smile keeps its texture
+
+    def folds(frame: np.ndarray) -> float:
+        # Shading between skin grain and broad light, from the nose tip to the chin.
+        grey = frame.mean(2)
+        band = cv2.GaussianBlur(grey, (0, 0), 0.03 * rig.ipd) - cv2.GaussianBlur(
+            grey, (0, 0), 0.25 * rig.ipd
+        )
+        top, bottom = int(rig.points[1, 1]), int(rig.points[152, 1])
+        left, right = int(rig.points[234, 0]), int(rig.points[454, 0])
+        return float(np.abs(band[top:bottom, left:right]).mean())
+
+    assert folds(neutral) < 0.85 * folds(neutral_raw)
+    # The closed lips meet on a line darker than the lips above and below it.
+    upper, _ = rig.inner_lips(rig.displacement(track, 0))
+    xs, ys = np.round(upper[3:-3]).astype(int).T
+    seam = neutral[ys, xs].mean()
+    lips = (neutral[ys - 3, xs].mean() + neutral[ys + 3, xs].mean()) / 2
+    assert seam < lips - 15

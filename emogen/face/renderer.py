@@ -13,6 +13,11 @@ ring nothing moves, so the background stays still.
 
 Teeth, tongue and mouth cavity are drawn inside the displaced inner-lip contour, with colours
 taken from the portrait's lips, because a closed-mouth photograph has no pixels to show there.
+The converse holds for a portrait photographed with parted lips: its opening is inpainted and
+the line where the closed lips meet is drawn. A portrait photographed smiling also carries the
+smile's shading (bunched cheeks, deepened nasolabial folds and corner creases), which the warp
+moves but cannot take out; a band of it is attenuated in the lower face as far as the rig has
+undone the smile (expression details as a shading layer: Liu, Shan & Zhang 2001).
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from scipy.spatial import Delaunay
 
 from ..errors import EmogenError
 from .landmarks import NUM_LANDMARKS
-from .rig import LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, FaceRig
+from .rig import (
+    LEFT_EYE_LOWER,
+    LIPS_LOWER_OUTER,
+    LIPS_UPPER_OUTER,
+    NOSE,
+    RIGHT_EYE_LOWER,
+    SILHOUETTE,
+    FaceRig,
+)
 
 __all__ = ["FaceRenderer"]
 
@@ -72,13 +85,15 @@ class FaceRenderer:
         self._ids = np.empty(xs.shape, np.int32)
         self._region = np.ascontiguousarray(image[by0:by1, bx0:bx1])
         self._fill_open_mouth()
+        self._smile_shading = self._smile_shading_of()
         self._lip_colour = self._lip_colour_of(image)
 
     def _fill_open_mouth(self) -> None:
         # A portrait photographed with parted lips has teeth between them; the rig closes the
         # mouth at rest, and slivers of those teeth would show on the lip line. Inpaint the
         # opening from the lips around it (Telea 2004) so closing it shows lips only.
-        if self.rig.lip_gap(np.zeros_like(self.rig.points)) < 0.02:
+        self._inpainted_mouth = self.rig.lip_gap(np.zeros_like(self.rig.points)) >= 0.02
+        if not self._inpainted_mouth:
             return
         upper, lower = self.rig.inner_lips(np.zeros_like(self.rig.points))
         opening = np.concatenate([upper, lower[::-1]]) - np.array(self.box[:2])
@@ -86,6 +101,44 @@ class FaceRenderer:
         cv2.fillPoly(mask, [np.round(opening).astype(np.int32)], 255)
         mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
         self._region = cv2.inpaint(self._region, mask, 3, cv2.INPAINT_TELEA)
+
+    def _smile_shading_of(self) -> np.ndarray | None:
+        # A smile is texture as well as shape: the cheeks bunch up into highlights and the
+        # nasolabial folds and the creases beside the mouth corners deepen (FACS Manual, AU6 and
+        # AU12). Moving the mesh takes the smile's shape out (`FaceRig._smile_undone`) but
+        # carries that shading along, and it reads as a smile. Expression details are a shading
+        # layer over the face (Liu, Shan & Zhang 2001, "Expressive expression mapping with ratio
+        # images"): here the band between skin grain (0.03 IPD) and the face's broad shading
+        # (0.25 IPD), over the lower face around the mouth but not the lips, nose or eyes.
+        # `render` takes out the share of it that belongs to the part of the smile a frame no
+        # longer shows (1 - `FaceRig.smile_shown`): all of it at intensity 0 (the band also holds
+        # some of the face's own modelling; its broad shading keeps the shape). A portrait smiling
+        # less than FACS's trace intensity (A, 0.2 AU12) keeps its texture: what shading it has
+        # is its own.
+        if self.rig.portrait_smile < 0.2:
+            return None
+        rig, origin = self.rig, np.array(self.box[:2], dtype=np.float64)
+        height, width = self._region.shape[:2]
+        ys, xs = np.mgrid[0:height, 0:width]
+        uv = rig.to_uv(np.stack([xs, ys], axis=-1) + origin)
+        # The lower face: below the eyes' lower lids and inside the silhouette pulled in by 15 %.
+        silhouette = rig.uv[SILHOUETTE]
+        centre = silhouette.mean(0)
+        inside = np.zeros((height, width), np.float32)
+        contour = rig.to_pixels(centre + 0.85 * (silhouette - centre)) - origin
+        cv2.fillPoly(inside, [np.round(contour).astype(np.int32)], 1.0)
+        lids = rig.uv[RIGHT_EYE_LOWER + LEFT_EYE_LOWER, 1].max()
+        inside *= uv[..., 1] > lids + 0.1
+        for contour in (
+            np.concatenate([rig.points[LIPS_UPPER_OUTER], rig.points[LIPS_LOWER_OUTER][::-1]]),
+            cv2.convexHull(rig.points[NOSE].astype(np.float32))[:, 0],
+        ):
+            cv2.fillPoly(inside, [np.round(contour - origin).astype(np.int32)], 0.0)
+        mask = cv2.GaussianBlur(inside, (0, 0), 0.05 * rig.ipd)[..., None]
+        region = self._region.astype(np.float32)
+        grain = cv2.GaussianBlur(region, (0, 0), 0.03 * rig.ipd)
+        broad = cv2.GaussianBlur(region, (0, 0), 0.25 * rig.ipd)
+        return mask * (grain - broad)
 
     def _lip_colour_of(self, image: np.ndarray) -> np.ndarray:
         mask = np.zeros(image.shape[:2], np.uint8)
@@ -98,7 +151,9 @@ class FaceRenderer:
 
     def render(self, displacement: np.ndarray, teeth: float = 1.0) -> np.ndarray:
         """One `(H, W, 3)` uint8 frame from `(P, 2)` pixel displacements of the rig's points;
-        `teeth` in [0, 1] scales how much of the teeth an open mouth shows (`FaceRig.teeth`)."""
+        `teeth` in [0, 1] scales how much of the teeth an open mouth shows (`FaceRig.teeth`).
+        A portrait photographed smiling loses its smile's shading as far as the displacement
+        lowers its mouth corners (`FaceRig.smile_shown`)."""
         displacement = np.asarray(displacement, dtype=np.float64)
         if displacement.shape != self.rig.points.shape:
             raise EmogenError(
@@ -129,16 +184,47 @@ class FaceRenderer:
         map_y = a[ids, 0, 1] * self._xs + a[ids, 1, 1] * self._ys + a[ids, 2, 1]
         map_x = np.where(covered, map_x, self._xs)
         map_y = np.where(covered, map_y, self._ys)
-        region = cv2.remap(
-            self._region, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        source = self._region
+        if self._smile_shading is not None:
+            share = 1.0 - self.rig.smile_shown(displacement)
+            if share > 0.01:
+                source = np.clip(self._region - share * self._smile_shading, 0, 255)
+                source = source.astype(np.uint8)
+        region = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         frame = self.image.copy()
         frame[by0:by1, bx0:bx1] = region
         self._paint_mouth(frame, displacement, teeth)
         return frame
 
+    def _paint_lip_seam(self, frame: np.ndarray, displacement: np.ndarray) -> None:
+        # Closed lips meet on a thin dark line (the lips' own shadow). A portrait photographed
+        # with parted lips has none (its opening was inpainted with lip colour,
+        # `_fill_open_mouth`), so the closed lips would melt into one pink patch: draw it along
+        # the upper inner lip, about 0.025 IPD thick, fading out at the corners. Where the lips
+        # part, the mouth interior is painted over it.
+        upper, _ = self.rig.inner_lips(displacement)
+        x0, y0 = np.floor(upper.min(0)).astype(int) - 3
+        x1, y1 = np.ceil(upper.max(0)).astype(int) + 4
+        height, width = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        vertices = np.round((upper - np.array([x0, y0])) * 4).astype(np.int32)
+        thickness = max(round(0.025 * self.rig.ipd), 1)
+        cv2.polylines(mask, [vertices], False, 1.0, thickness, cv2.LINE_AA, shift=2)
+        along = np.linspace(-1, 1, len(upper))
+        order = np.argsort(upper[:, 0])
+        fade = np.interp(np.arange(x0, x1), upper[order, 0], (1 - along**4)[order])[None, :]
+        alpha = (cv2.GaussianBlur(mask, (0, 0), 0.6) * fade * 0.6)[..., None]
+        patch = frame[y0:y1, x0:x1].astype(np.float32)
+        seam = self._lip_colour * 0.4
+        frame[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + seam * alpha, 0, 255).astype(np.uint8)
+
     def _paint_mouth(self, frame: np.ndarray, displacement: np.ndarray, teeth: float) -> None:
         ipd, down = self.rig.ipd, self.rig.axis_v
+        if self._inpainted_mouth:
+            self._paint_lip_seam(frame, displacement)
         gap = self.rig.lip_gap(displacement) * ipd  # pixels
         if gap < 0.6:
             return

@@ -19,7 +19,9 @@ a target gap, so a portrait photographed with an open mouth still closes it for 
 and for bilabials. The portrait's own expression is read from MediaPipe's blendshapes and taken
 out (an AU it already shows is the rig's starting point; a smile is measured from the mouth
 corners' height instead, and the lip line it bowed is straightened), so intensity 0 gives a
-neutral face.
+neutral face. The smile's texture (bunched cheeks, deepened folds) moves with the mesh; the
+renderer takes it out as far as a frame shows less of the smile than the photograph
+(`FaceRig.smile_shown`, `FaceRenderer`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ SILHOUETTE = [
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ]  # fmt: skip
+# The nose from the bridge to the wings (its convex hull covers it).
+NOSE = [
+    168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 64, 48, 115, 220, 45, 51, 3, 196, 122, 193, 129,
+    102, 327, 294, 278, 344, 440, 275, 281, 248, 419, 351, 417, 358, 331,
+]  # fmt: skip
 _RIGHT_BROW_INNER = [55, 65, 107, 66, 52]
 _RIGHT_BROW_OUTER = [46, 53, 70, 63, 105]
 _RIGHT_CHEEK = [50, 117, 118, 101, 36, 205, 187, 123, 116]
@@ -70,6 +77,10 @@ _JAW_TRAVEL = 0.32
 # AU54 and AU64 at intensity 1: the head bows 6.5 degrees, the irises drop 0.036 IPD.
 _HEAD_DOWN = 6.5
 _EYES_DOWN = 0.036
+# The upper lids follow the eyes down (lid-gaze coupling: Becker & Fuchs 1988, "Lid-eye
+# coordination during vertical gaze changes"), so eyes down (AU64) lowers them too: at 1, as far
+# as AU43 would (sad's lowered lids; the rig's sizes were searched with this coupling).
+_LIDS_FOLLOW_GAZE = 1.0
 # The lips part (AU25) by this much of the IPD at intensity 1.
 _LIPS_PART = 0.28
 
@@ -196,6 +207,8 @@ class FaceRig:
     Attributes:
         points: `(P, 2)` rest positions in pixels: the 478 mesh points, then the anchor rings.
         weights_rigid: `(P,)` how much of the head's rigid motion each point follows.
+        portrait_smile: the smile the portrait was photographed with, as AU12 intensity in
+            [0, 1]; the rig takes it out, so intensity 0 is a neutral face.
     """
 
     def __init__(self, landmarks: FaceLandmarks):
@@ -213,7 +226,8 @@ class FaceRig:
         self.depth = points[:, 2] / self.ipd
         self._basis = self._action_unit_basis()
         self._portrait_units = self._portrait_action_units(landmarks.blendshapes)
-        smile = self._smile_undone()
+        self.portrait_smile = self._portrait_smile()
+        smile = self._smile_undone(self.portrait_smile)
         self._undo_portrait = smile + self._lip_line_straightened(smile)
 
         centre = self.uv[SILHOUETTE].mean(0)
@@ -225,6 +239,9 @@ class FaceRig:
         )
         self._centre_uv = centre
         self._lower_face = self._jaw_weights()
+        # The smile's lift in the photograph and in the rig's neutral face (`smile_shown`).
+        self._photographed_lift = self._corner_lift(np.zeros((NUM_LANDMARKS, 2)))
+        self._neutral_lift = self._corner_lift(self.displacement(MotionTrack.still(1), 0))
 
     # -- frames -------------------------------------------------------------------------------
 
@@ -264,14 +281,35 @@ class FaceRig:
                 field += (falloff * half)[:, None] * np.array([side * du, dv])
         return field
 
-    def _smile_undone(self) -> np.ndarray:
+    def _portrait_smile(self) -> float:
         # The photograph's own smile, measured rather than read from a blendshape score: how far
-        # the mouth corners sit above the middle of the lips, undone as that much AU12 (whose
-        # lift at intensity 1 is known); a neutral portrait's corners sit on the line.
+        # the mouth corners sit above the middle of the lips, as a fraction of AU12's lift at
+        # intensity 1; a neutral portrait's corners sit on the line (0).
         middle = (self.uv[13, 1] + self.uv[14, 1]) / 2
         lift = float(np.clip(middle - self.uv[[61, 291], 1].mean(), 0.0, 0.3))
-        per_unit = -_AU_HANDLES[12][0][1][1]
-        return -min(lift / per_unit, 1.0) * self._basis[list(ACTION_UNITS).index(12)]
+        return min(lift / -_AU_HANDLES[12][0][1][1], 1.0)
+
+    def _smile_undone(self, smile: float) -> np.ndarray:
+        # That much AU12 taken out (its lift at intensity 1 is known).
+        return -smile * self._basis[list(ACTION_UNITS).index(12)]
+
+    def _corner_lift(self, displacement: np.ndarray) -> float:
+        # How far the mouth corners, displaced by `(N, 2)` pixels, sit above the middle of the
+        # upper inner lip, in IPD: the smile as a frame shows it (the jaw moves neither,
+        # `_jaw_weights`).
+        moved = self.to_uv(self.points[:NUM_LANDMARKS] + displacement[:NUM_LANDMARKS])
+        return float(moved[13, 1] - moved[[61, 291], 1].mean())
+
+    def smile_shown(self, displacement: np.ndarray) -> float:
+        """How much of the portrait's own smile a frame shows, in [0, 1]: 1 where the mouth
+        corners sit as high as in the photograph (or higher), 0 where the rig took the smile
+        out (`portrait_smile`), measured on `(P, 2)` pixel displacements of `points`. The
+        renderer scales the smile's texture by it (`FaceRenderer`)."""
+        span = self._photographed_lift - self._neutral_lift
+        if self.portrait_smile <= 0 or span <= 1e-6:
+            return 1.0
+        lift = self._corner_lift(displacement)
+        return float(np.clip((lift - self._neutral_lift) / span, 0.0, 1.0))
 
     def _lip_line_straightened(self, smile_undone: np.ndarray) -> np.ndarray:
         # At rest the lips meet on a line between the mouth corners. A smile also bows the upper
@@ -322,8 +360,9 @@ class FaceRig:
         units = _with_combinations(track.action_units[frame]) - self._portrait_units
         uv = np.tensordot(units, self._basis, axes=1) + self._undo_portrait  # (N, 2), face frame
         uv += self._mouth(track.mouth[frame], track.action_units[frame], uv)
-        uv += self._blink(float(np.clip(track.blink[frame] + track.action_units[frame][-1], 0, 1)))
         au = dict(zip(ACTION_UNITS, track.action_units[frame]))
+        lids = track.blink[frame] + au[43] + _LIDS_FOLLOW_GAZE * au[64]
+        uv += self._blink(float(np.clip(lids, 0, 1)))
         for iris in (RIGHT_IRIS, LEFT_IRIS):
             uv[iris] += track.gaze[frame] + np.array([0.0, _EYES_DOWN * au[64]])
         moved = self._vector_to_pixels(uv)
