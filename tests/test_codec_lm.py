@@ -286,3 +286,19 @@ def test_voice_finetune_command(
     assert main([*argv[:-2], "--base", "no-such-pipeline"]) == 2
     assert "no pipeline 'no-such-pipeline'" in capsys.readouterr().err
     assert main([*argv[:4], "bad/name", "--base", base]) == 2
+
+
+def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
+    """pipelines/tts-codec-lm: at most 40 MB, the sampling chosen by tune_sampling.py, and a
+    sentence of speech of a plausible length for its words."""
+    from emogen.pipelines import SHIPPED_DIR, CodecLMTTSPipeline, load_pipeline
+
+    folder = SHIPPED_DIR / "tts-codec-lm"
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) <= 40e6
+    pipe = load_pipeline("tts-codec-lm")
+    assert isinstance(pipe, CodecLMTTSPipeline)
+    assert (pipe.config.temperature, pipe.config.top_k) == (0.5, 10)
+    out = pipe("We walked along the river.", emotion="happy", generator=0)
+    audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05
+    assert 0.8 < seconds < 3.5, seconds  # 7 syllables; the pointer ends the utterance

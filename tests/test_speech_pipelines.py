@@ -121,7 +121,10 @@ def test_shipped_folders_match_the_defaults_built_in_code(cls):
 def test_unknown_pipeline_name_is_an_error_with_close_matches():
     with pytest.raises(EmogenError, match=r"Did you mean 'tts-default'") as error:
         load_pipeline("tts-defualt")
-    known = "avatar, dialogue, talking-head, tts-default, tts-diffusion, vc-default, vc-diffusion"
+    known = (
+        "avatar, dialogue, talking-head, tts-codec-lm, tts-default, tts-diffusion, vc-default, "
+        "vc-diffusion"
+    )
     assert f"Known: {known}" in str(error.value)
 
 
