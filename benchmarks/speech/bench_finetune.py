@@ -11,8 +11,9 @@ every emogen model was trained on is Piper's male "joe". The benchmark
 3. measures speaker similarity (`emogen.eval.speech.speaker_similarity`, cosine of speaker
    embeddings) to the target's recording of the same sentence, Whisper tiny.en WER, the emotion
    correlates' change from neutral, and the fine-tuning's wall and CPU minutes (one thread).
-Two references frame the similarity: the corpus voice (tts-default) against the target, and the
-target against itself on another sentence.
+Three references frame the similarity: the corpus voice (tts-default) against the target, the
+target against itself on another sentence, and the target through the base's codec (encode +
+decode; also its WER): the most a fine-tuned language model over that codec's tokens can reach.
 
 Writes RESULTS_finetune.md and results_finetune.json beside this file.
 
@@ -133,7 +134,7 @@ def measure(spoken: dict, texts: list[str], targets: list[tuple]) -> dict:
 
 
 def main() -> None:
-    from emogen.eval.speech import speaker_similarity
+    from emogen.eval.speech import speaker_similarity, transcribe, word_error_counts
     from emogen.pipelines import load_pipeline
     from emogen.speech.finetune import finetune_voice
 
@@ -175,7 +176,20 @@ def main() -> None:
         ),
     }
     del corpus_voice
-    before = measure(speak_all(load_pipeline(args.base), tests), tests, targets)
+    base = load_pipeline(args.base)
+    # The ceiling of any fine-tuned codec LM: the target through the base's codec (encode +
+    # decode), which the language model's tokens can at best reproduce.
+    resynthesised = [(base.codec.decode(base.codec.encode(a, r)), base.codec.sample_rate)
+                     for a, r in targets]  # fmt: skip
+    reference["target through the base's codec (encode + decode) vs target"] = statistics.fmean(
+        speaker_similarity(*x, *t) for x, t in zip(resynthesised, targets)
+    )
+    codec_counts = [
+        word_error_counts(text, transcribe(*x)) for x, text in zip(resynthesised, tests)
+    ]
+    codec_wer = sum(codec_counts[1:], codec_counts[0]).wer
+    before = measure(speak_all(base, tests), tests, targets)
+    del base
     print("before", json.dumps(before, indent=1))
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -195,6 +209,7 @@ def main() -> None:
         "finetune_cpu_minutes": cpu / 60,
         "steps": train_summary["steps"],
         "reference": reference,
+        "codec_resynthesis_wer": codec_wer,
         "before": before,
         "after": after,
     }
@@ -225,6 +240,9 @@ def _write(args, tests: list[str], r: dict) -> None:
     ]
     lines += [f"| {name} | {value:.3f} |" for name, value in r["reference"].items()]
     lines += [
+        "",
+        f"Whisper's WER of the target through the base's codec: "
+        f"{100 * r['codec_resynthesis_wer']:.1f} %.",
         "",
         "| pipeline | emotion | similarity | WER | " + " | ".join(CORRELATES) + " |",
         "|---|---|---|---|" + "---|" * len(CORRELATES),
