@@ -203,12 +203,10 @@ class FaceRenderer:
         # the upper inner lip, about 0.025 IPD thick, fading out at the corners. Where the lips
         # part, the mouth interior is painted over it.
         upper, _ = self.rig.inner_lips(displacement)
-        x0, y0 = np.floor(upper.min(0)).astype(int) - 3
-        x1, y1 = np.ceil(upper.max(0)).astype(int) + 4
-        height, width = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        box = _patch_box(upper, frame.shape, 3)
+        if box is None:
             return
+        x0, y0, x1, y1 = box
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
         vertices = np.round((upper - np.array([x0, y0])) * 4).astype(np.int32)
         thickness = max(round(0.025 * self.rig.ipd), 1)
@@ -230,12 +228,10 @@ class FaceRenderer:
             return
         upper, lower = self.rig.inner_lips(displacement)
         polygon = np.concatenate([upper, lower[::-1]])
-        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
-        height, width = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        box = _patch_box(polygon, frame.shape, 2)
+        if box is None:
             return
+        x0, y0, x1, y1 = box
         origin = np.array([x0, y0])
         scale = 4  # sub-pixel polygon vertices (cv2 `shift` bits = 2)
 
@@ -292,3 +288,14 @@ class FaceRenderer:
         frame[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + interior * alpha, 0, 255).astype(
             np.uint8
         )
+
+
+def _patch_box(
+    points: np.ndarray, shape: tuple[int, ...], margin: int
+) -> tuple[int, int, int, int] | None:
+    """The pixel box `(x0, y0, x1, y1)` around `(N, 2)` points with `margin` pixels on each
+    side, clipped to a frame of `shape`; None when less than 2 pixels of it are inside."""
+    x0, y0 = np.floor(points.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(points.max(0)).astype(int) + margin + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return None if x1 - x0 < 2 or y1 - y0 < 2 else (int(x0), int(y0), int(x1), int(y1))
