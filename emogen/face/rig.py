@@ -78,8 +78,9 @@ _JAW_TRAVEL = 0.32
 _HEAD_DOWN = 6.5
 _EYES_DOWN = 0.036
 # The upper lids follow the eyes down (lid-gaze coupling: Becker & Fuchs 1988, "Lid-eye
-# coordination during vertical gaze changes"), so eyes down (AU64) lowers them too: at 1, as far
-# as AU43 would (sad's lowered lids; the rig's sizes were searched with this coupling).
+# coordination during vertical gaze changes"). AU64's handle moves the lid's middle with the iris
+# (0.02 IPD); this closes the lids further, at 1 as far as AU43 would: sad's lowered lids. The
+# rig's sizes were searched with it (it acted, by mistake, as the blink until 0c13975).
 _LIDS_FOLLOW_GAZE = 1.0
 # The lips part (AU25) by this much of the IPD at intensity 1.
 _LIPS_PART = 0.28
