@@ -15,7 +15,17 @@ from emogen.face import FaceError, action_units
 from emogen.face.action_units import ACTION_UNITS
 from emogen.face.motion import blink_track, frame_loudness, gaze_track, head_track
 from emogen.face.renderer import FaceRenderer
-from emogen.face.rig import LIPS_UPPER_INNER, FaceRig, MotionTrack
+from emogen.face.rig import (
+    LEFT_EYE_LOWER,
+    LEFT_EYE_UPPER,
+    LEFT_IRIS,
+    LIPS_UPPER_INNER,
+    RIGHT_EYE_LOWER,
+    RIGHT_EYE_UPPER,
+    RIGHT_IRIS,
+    FaceRig,
+    MotionTrack,
+)
 from emogen.face.video import probe_video, read_video, write_video
 from emogen.face.visemes import MOUTH_PARAMETERS
 from emogen.pipelines.talking_head import TalkingHeadPipeline
@@ -116,6 +126,26 @@ def test_rig_lids_close_with_au43_and_follow_the_eyes_down_but_not_the_head(rigs
     # The lids follow the gaze down at least as far as AU43 at the same intensity closes them.
     assert lid_gap(64, 0.5) <= lid_gap(43, 0.5) + 1e-6
     assert lid_gap(54) == pytest.approx(open_, abs=0.005)  # the head bows, the eyes stay open
+
+
+def test_rig_brows_come_down_onto_the_lids_not_through_them(portraits, rigs):
+    # Sad and angry lower the brows towards the lids; the warp must not fold the skin between.
+    # The eyes' openings and irises are left out: closing lids flatten the triangles between
+    # them, and a lowered iris slips under the lower lid.
+    eyes = set(RIGHT_EYE_UPPER + RIGHT_EYE_LOWER + LEFT_EYE_UPPER + LEFT_EYE_LOWER)
+    eyes |= set(RIGHT_IRIS + LEFT_IRIS)
+    for name, rig in rigs.items():
+        renderer = FaceRenderer(portraits[name], rig)
+        points = renderer.triangles
+        inside = np.all(points < 478, axis=1)
+        upper_face = np.zeros(len(points), bool)
+        upper_face[inside] = np.all(rig.uv[points[inside], 1] < 0.2, axis=1)
+        upper_face &= [not set(t.tolist()) <= eyes for t in points]  # the eyes' own openings
+        for emotion in ("sad", "angry", "afraid"):
+            track = MotionTrack.still(1)
+            track.action_units[0] = [action_units(emotion)[au] for au in ACTION_UNITS]
+            folded = renderer.turned_over(rig.displacement(track, 0))
+            assert not folded[upper_face].any(), (name, emotion, points[folded & upper_face])
 
 
 def test_motion_track_checks_its_shapes():

@@ -20,8 +20,8 @@ depressor (0.21 IPD), a shallower head bow (2.3 degrees) and the lip corners' pu
 again; on spoken clips (the benchmark) it left the astronaut's sad unread and dropped Grace
 Hopper's sad from 94 % to 52 % top-1, so its sizes were not taken. Because the
 benchmark reads the same two portraits with the same classifier, its expression numbers are
-not an independent test of the rig. Run again, this script searches on from the current
-values.
+not an independent test of the rig. Sad's sizes were chosen again afterwards, on spoken clips
+and without folds (tune_sad.py). Run again, this script searches on from the current values.
 
     .venv/bin/python benchmarks/talking_head/tune_rig.py --iterations 400   # ~15 minutes
 """

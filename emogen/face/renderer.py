@@ -196,6 +196,27 @@ class FaceRenderer:
         self._paint_mouth(frame, displacement, teeth)
         return frame
 
+    @property
+    def triangles(self) -> np.ndarray:
+        """`(M, 3)` the warp's triangles: indices into the rig's points, then (from
+        `len(rig.points)` on) the fixed corners of the face box."""
+        return self._triangles
+
+    def turned_over(self, displacement: np.ndarray) -> np.ndarray:
+        """`(M,)` True for each triangle that `(P, 2)` pixel displacements of the rig's points
+        turn over: a fold, where the warp would mirror that patch of the portrait. (Lids and
+        lips closing flatten the triangles between them, which may tip over by a hair.)"""
+        full = np.concatenate(
+            [np.asarray(displacement, dtype=np.float64), np.zeros((self._extra, 2))]
+        )
+
+        def signed_areas(points: np.ndarray) -> np.ndarray:
+            a, b, c = (points[self._triangles[:, i]] for i in range(3))
+            (ux, uy), (vx, vy) = (b - a).T, (c - a).T
+            return ux * vy - uy * vx
+
+        return signed_areas(self._vertices) * signed_areas(self._vertices + full) < 0
+
     def _paint_lip_seam(self, frame: np.ndarray, displacement: np.ndarray) -> None:
         # Closed lips meet on a thin dark line (the lips' own shadow). A portrait photographed
         # with parted lips has none (its opening was inpainted with lip colour,

@@ -12,7 +12,10 @@ probability that fer's expression classifier (FER-2013) gives the intended class
 sample portraits (benchmarks/talking_head/tune_rig.py), within caps that keep the face from
 folding or caricature (lip corners pulled out by at most 0.25 IPD). So the expression benchmark
 measures the rig on the portraits it was tuned on (benchmarks/talking_head/RESULTS.md). At full
-intensity AU12 pulls the lip corners up by 0.26 IPD and out by 0.25, a broad grin.
+intensity AU12 pulls the lip corners up by 0.26 IPD and out by 0.25, a broad grin. Sad's sizes
+(the 1+4 brows, AU15, AU54, AU64) come from a later search on spoken clips
+(benchmarks/talking_head/tune_sad.py), made once the brows came down onto the upper lids and no
+longer through them (`FaceRig._skin_kept_above_lids`).
 
 The mouth is absolute, not relative: the lower inner lip is placed at the upper inner lip plus
 a target gap, so a portrait photographed with an open mouth still closes it for the rest viseme
@@ -74,14 +77,19 @@ RIG_ANCHOR_RINGS = ((1.35, 0.8), (2.0, 0.0))
 # Mouth sizes in IPD units: the largest inner-lip gap (jaw fully open) and the chin's travel.
 _MAX_GAP = 0.42
 _JAW_TRAVEL = 0.32
-# AU54 and AU64 at intensity 1: the head bows 6.5 degrees, the irises drop 0.036 IPD.
-_HEAD_DOWN = 6.5
-_EYES_DOWN = 0.036
+# AU54 and AU64 at intensity 1: the head bows 5.7 degrees, the irises drop 0.03 IPD.
+_HEAD_DOWN = 5.67
+_EYES_DOWN = 0.03
 # The upper lids follow the eyes down (lid-gaze coupling: Becker & Fuchs 1988, "Lid-eye
 # coordination during vertical gaze changes"). AU64's handle moves the lid's middle with the iris
 # (0.02 IPD); this closes the lids further, at 1 as far as AU43 would: sad's lowered lids. The
 # rig's sizes were searched with it (it acted, by mistake, as the blink until 0c13975).
 _LIDS_FOLLOW_GAZE = 1.0
+# The skin above an upper lid keeps at least this share of its rest distance to the lid
+# (`FaceRig._skin_kept_above_lids`).
+_BROW_LID_FLOOR = 0.35
+# The share of the lips' opening the upper lip makes by lifting (`FaceRig._mouth`).
+_UPPER_LIP_SHARE = 0.25
 # The lips part (AU25) by this much of the IPD at intensity 1.
 _LIPS_PART = 0.28
 
@@ -155,7 +163,7 @@ _AU_HANDLES: dict[int, list[tuple[list[int], tuple[float, float], float]]] = {
         (_RIGHT_BROW_INNER, (-0.056, 0.027), 0.14),
     ],
     12: [(_RIGHT_CORNER, (0.25, -0.26), 0.22)],
-    15: [(_RIGHT_CORNER, (0.026, 0.121), 0.24)],
+    15: [(_RIGHT_CORNER, (0.016, 0.031), 0.24)],
     16: [],  # the lower lip: part of the mouth gap (FaceRig._mouth)
     20: [(_RIGHT_CORNER, (0.175, 0.047), 0.22)],
     23: [(_RIGHT_CORNER, (-0.05, 0.0), 0.16)],
@@ -169,7 +177,7 @@ _AU_HANDLES: dict[int, list[tuple[list[int], tuple[float, float], float]]] = {
 # and drawn together while the brows' outer parts are lowered, the oblique brows of sadness);
 # it acts with the weaker AU's intensity, so AU4 alone lowers the brows in a V (anger).
 _COMBINATIONS: dict[tuple[int, int], list[tuple[list[int], tuple[float, float], float]]] = {
-    (1, 4): [(_RIGHT_BROW_OUTER, (-0.017, 0.264), 0.15), (_RIGHT_BROW_INNER, (0.0, -0.113), 0.15)],
+    (1, 4): [(_RIGHT_BROW_OUTER, (-0.007, 0.18), 0.15), (_RIGHT_BROW_INNER, (0.0, -0.171), 0.15)],
 }
 
 
@@ -364,6 +372,7 @@ class FaceRig:
         au = dict(zip(ACTION_UNITS, track.action_units[frame]))
         lids = track.blink[frame] + au[43] + _LIDS_FOLLOW_GAZE * au[64]
         uv += self._blink(float(np.clip(lids, 0, 1)))
+        uv += self._skin_kept_above_lids(uv)
         for iris in (RIGHT_IRIS, LEFT_IRIS):
             uv[iris] += track.gaze[frame] + np.array([0.0, _EYES_DOWN * au[64]])
         moved = self._vector_to_pixels(uv)
@@ -393,8 +402,13 @@ class FaceRig:
         gap = (_MAX_GAP * jaw * (1 - closure) + parted) * (1 - 0.8 * lip_tuck) * profile
         order = np.argsort(upper[:, 0])
         upper_at = np.interp(lower[:, 0], upper[order, 0], upper[order, 1])
-        lower_move = upper_at + gap - lower[:, 1]
+        lower_move = upper_at + (1 - _UPPER_LIP_SHARE) * gap - lower[:, 1]
         uv[LIPS_LOWER_INNER, 1] = lower_move
+        # The upper lip's middle lifts a little off the teeth as the lips part, so the opening
+        # is a lens, not a half-disc under a straight upper lip (a grin's shape).
+        upper_profile = np.sqrt(np.clip(1 - ((upper[:, 0] - middle) / half_width) ** 2, 0, 1))
+        gap_upper = (_MAX_GAP * jaw * (1 - closure) + parted) * (1 - 0.8 * lip_tuck)
+        uv[LIPS_UPPER_INNER[1:-1], 1] -= (_UPPER_LIP_SHARE * gap_upper * upper_profile)[1:-1]
         # The outer lower lip and the skin under it move with the inner lip above them.
         under = [i for i in _LOWER_LIP if i not in LIPS_LOWER_INNER]
         order = np.argsort(lower[:, 0])
@@ -408,6 +422,34 @@ class FaceRig:
         )
         uv[:, 0] += scale * (lips[:, 0] - middle) * near
         return uv
+
+    def _skin_kept_above_lids(self, displacement: np.ndarray) -> np.ndarray:
+        # The brows and the skin under them come down onto the upper lid, never through it: the
+        # tissue between folds into the lid crease and compresses (FACS Manual, AU4 and 1+4:
+        # the brows lowered "may cover" the upper lid, the skin "bunched"). Where the sizes
+        # would take a point closer to the displaced lid than `_BROW_LID_FLOOR` of its rest
+        # distance, it stops there softly, so no triangle of the mesh turns over and the warp
+        # never mirrors the brow into the eye.
+        moved = self.uv[:NUM_LANDMARKS] + displacement
+        correction = np.zeros((NUM_LANDMARKS, 2))
+        for upper_ids in (RIGHT_EYE_UPPER, LEFT_EYE_UPPER):
+            rest, lid = self.uv[upper_ids], moved[upper_ids]
+            order_rest, order_lid = np.argsort(rest[:, 0]), np.argsort(lid[:, 0])
+            gap_rest = np.interp(self.uv[:NUM_LANDMARKS, 0], *rest[order_rest].T)
+            gap_rest = gap_rest - self.uv[:NUM_LANDMARKS, 1]
+            gap = np.interp(moved[:, 0], *lid[order_lid].T) - moved[:, 1]
+            # Points over this eye and beside its corners (where the outer brow comes down).
+            width = rest[:, 0].max() - rest[:, 0].min()
+            middle = rest[:, 0].mean()
+            over = np.abs(self.uv[:NUM_LANDMARKS, 0] - middle) < 0.5 * width + 0.25
+            over &= (gap_rest > 1e-3) & (gap_rest < 0.6)
+            over[upper_ids] = False
+            floor = _BROW_LID_FLOOR * gap_rest
+            # A soft minimum: gap where well above the floor, the floor where far below it.
+            softness = 0.25 * floor + 1e-6
+            kept = floor + softness * np.logaddexp(0.0, (gap - floor) / softness)
+            correction[over, 1] = (gap - kept)[over]
+        return correction
 
     def _blink(self, closure: float) -> np.ndarray:
         # The upper lid comes down to the lower lid; the iris inside is squeezed towards it and
