@@ -258,7 +258,7 @@ def test_pipeline_end_to_end_mp4(pipe, portraits, speech, tmp_path):
     assert first.shape == (256, 218, 3)  # the whole portrait (600 x 512), its longer side 256
     # The mouth follows the phoneme timing: it moves while speaking and closes at the end.
     jaw = clip.motion.mouth[:, JAW]
-    assert jaw.max() > 0.4 and jaw.std() > 0.1 and jaw[-1] < 0.05
+    assert jaw.max() > 0.3 and jaw.std() > 0.08 and jaw[-1] < 0.05
     # Happy lifts the lip corners, then the curve turns sad.
     assert clip.motion.action_units[0, ACTION_UNITS_INDEX[12]] == pytest.approx(1.0)
     assert clip.motion.action_units[-1, ACTION_UNITS_INDEX[15]] > 0.9

@@ -9,7 +9,8 @@ Clips come from `TalkingHeadPipeline` (pipelines/talking-head) through its publi
   on every 3rd frame of a spoken clip, per portrait, for the six basic emotions at intensities
   0, 0.25, 0.5, 0.75 and 1: the share of frames where the intended class is top-1 (target at
   intensity 1: >= 70 % for happy, sad, angry, surprised), the share read as neutral at
-  intensity 0, and the intended class's mean probability per intensity (should rise).
+  intensity 0 (the neutral face on the neutral voice's clip of the same sentence: every emotion
+  at 0 is that clip), and the intended class's mean probability per intensity (should rise).
 - Lip sync: landmarks re-detected on every output frame; Pearson correlation between mouth
   opening (`mouth_opening`) and the speech loudness envelope (target >= 0.5), and the share of
   frames in pauses (`silent_frames`) where the mouth is closed, on clips of two sentences (so
@@ -95,11 +96,12 @@ def expression(pipe, tts, images, classifier, detector, texts, intensities, seed
     """Per portrait, emotion and intensity: the classifier's reading of every 3rd frame."""
     results = {}
     for name, image in images.items():
-        for emotion in EMOTIONS:
+        for emotion in ["neutral", *EMOTIONS]:
             speech = speak(tts, texts[0], emotion, seed)
-            for intensity in intensities:
-                if intensity == 0 and emotion != EMOTIONS[0]:
-                    results[(name, emotion, 0.0)] = results[(name, EMOTIONS[0], 0.0)]
+            for intensity in intensities if emotion != "neutral" else [0.0]:
+                if intensity == 0 and emotion != "neutral":
+                    # every emotion at 0 is the neutral face, shown speaking neutrally
+                    results[(name, emotion, 0.0)] = results[(name, "neutral", 0.0)]
                     continue
                 clip = pipe(
                     image,
@@ -136,10 +138,17 @@ def summarise_expression(results: dict, intensities: list[float]) -> dict:
                 ],
             }
         summary[emotion] = row
-    neutral_column = EXPRESSION_LABELS.index("neutral")
-    summary["neutral_at_0"] = {
-        name: float(np.mean(results[(name, EMOTIONS[0], 0.0)].argmax(1) == neutral_column))
+    readings = {
+        name: np.bincount(results[(name, "neutral", 0.0)].argmax(1), minlength=7)
+        / len(results[(name, "neutral", 0.0)])
         for name in names
+    }
+    summary["neutral_at_0"] = {
+        name: float(share[EXPRESSION_LABELS.index("neutral")]) for name, share in readings.items()
+    }
+    summary["read_at_0"] = {
+        name: {label: round(float(v), 3) for label, v in zip(EXPRESSION_LABELS, share) if v}
+        for name, share in readings.items()
     }
     return summary
 
@@ -343,8 +352,13 @@ def report(results: dict, sources: list[str]) -> list[str]:
         lines.append(f"| {emotion} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Read as neutral at intensity 0: "
-        + ", ".join(f"{n} {100 * v:.0f} %" for n, v in expression_["neutral_at_0"].items()),
+        "Read as neutral at intensity 0 (the neutral face speaking with the neutral voice): "
+        + ", ".join(
+            f"{n} {100 * v:.0f} % (all readings: "
+            + ", ".join(f"{k} {100 * p:.0f} %" for k, p in expression_["read_at_0"][n].items())
+            + ")"
+            for n, v in expression_["neutral_at_0"].items()
+        ),
         "",
         "## Lip sync (landmarks re-detected on the output frames)",
         "",

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 MOUTH_SOURCES = ("auto", "alignment", "learned", "rules")
 VOCAL_EFFORT = 0.4  # the share of the jaw's opening that follows the frame's loudness
+ARTICULATION = 0.7  # the jaw's opening at neutral arousal, against fully aroused speech
 
 
 class RenderedFrames(Sequence[np.ndarray]):
@@ -221,6 +222,11 @@ class TalkingHeadPipeline(DiffusionPipeline):
         # dynamics of loud and normal speech"), so the jaw follows the loudness in part.
         jaw = MOUTH_PARAMETERS.index("jaw_open")
         mouth_motion[:, jaw] *= 1 - VOCAL_EFFORT + VOCAL_EFFORT * loudness
+        # Aroused speech is hyperarticulated, calm speech less so: the jaw and lips open wider
+        # in angry and joyful speech than in neutral and sad (Caldognetto et al. 2004,
+        # "Modifications of speech articulatory characteristics in the emotive speech"; Lee et
+        # al. 2005, "An articulatory study of emotional speech production").
+        mouth_motion[:, jaw] *= np.clip(ARTICULATION + (1 - ARTICULATION) * arousal, 0.4, 1.0)
         rotation, shift = head_track(times, arousal, loudness, seed)
         motion = MotionTrack(
             action_unit_track(curve, times),
