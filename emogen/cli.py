@@ -327,6 +327,7 @@ def _cmd_voice_finetune(args: argparse.Namespace) -> int:
             args.name,
             base=args.base,
             steps=args.steps,
+            codec_steps=args.codec_steps,
             resume=args.resume,
             min_total_seconds=60.0 * args.min_minutes,
             progress=sys.stderr.isatty(),
@@ -507,7 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--base", default="tts-codec-lm", help="the codec-LM pipeline to start from (tts-codec-lm)"
     )
-    sub.add_argument("--steps", type=int, help="fine-tuning steps (default: the finetune config's)")
+    sub.add_argument(
+        "--steps", type=int, help="language-model steps (default: its finetune config's, 600)"
+    )
+    sub.add_argument(
+        "--codec-steps", type=int, help="codec adaptation steps (default: its finetune config's)"
+    )
     sub.add_argument("--resume", action="store_true", help="continue an interrupted run")
     sub.add_argument(
         "--min-minutes", type=float, default=1.0, help="least usable speech accepted (1 minute)"

@@ -165,3 +165,14 @@ def test_recipe_tiny_learns_and_resumes(
         torch.testing.assert_close(a, b, msg=name)
     summary = json.loads((run / "training_summary.json").read_text())
     assert summary["num_parameters"] > 0
+    # adapting the trained codec (a custom voice): its sizes and statistics, codebooks frozen
+    adapt = {**recipe.load_config("finetune"), "steps": 3, "crop_frames": 64, "batch_size": 2}
+    adapt["validation_texts"] = 1
+    with pytest.raises(EmogenError, match="init_from"):
+        recipe.train(adapt, tiny_corpus, tmp_path / "no-base")
+    recipe.train(adapt, tiny_corpus, tmp_path / "adapted", init_from=run / "codec")
+    adapted = WorldFrameCodec.from_pretrained(tmp_path / "adapted" / "codec")
+    assert adapted.config.channels == codec.config.channels
+    np.testing.assert_array_equal(adapted.normalizer.mean, codec.normalizer.mean)
+    torch.testing.assert_close(adapted.quantizer.codebooks, codec.quantizer.codebooks)
+    assert not torch.equal(adapted.decoder[0].weight, codec.decoder[0].weight)

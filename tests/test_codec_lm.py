@@ -249,6 +249,8 @@ def test_voice_finetune_command(
 ) -> None:
     """`emogen voice finetune`: recordings -> checked, phoneme-aligned data -> a fine-tuned
     pipeline (here of a base with the phoneme pointer) that loads."""
+    import json
+
     from emogen.cli import main
     from emogen.pipelines import load_pipeline
     from emogen.speech import finetune
@@ -269,17 +271,26 @@ def test_voice_finetune_command(
     err = capsys.readouterr().err
     assert "at least 60 s" in err and "noise.wav: unreadable" in err
     assert not (tmp_path / "checkpoints" / "anna" / "run").exists()
-    assert main([*argv, "--min-minutes", "0.03", "--steps", "3"]) == 0
+    assert main([*argv, "--min-minutes", "0.03", "--steps", "3", "--codec-steps", "4"]) == 0
     folder = tmp_path / "checkpoints" / "anna"
     assert capsys.readouterr().out.strip() == str(folder)
-    tuned = load_pipeline(folder)
-    before = load_pipeline(base).language_model
-    assert tuned.language_model.config.hidden_size == before.config.hidden_size
-    changed = [
-        not torch.equal(a, b)
-        for a, b in zip(tuned.language_model.state_dict().values(), before.state_dict().values())
-    ]
-    assert any(changed)  # the base's weights, fine-tuned
+    tuned, before = load_pipeline(folder), load_pipeline(base)
+    assert tuned.language_model.config.hidden_size == before.language_model.config.hidden_size
+
+    def changed(a: torch.nn.Module, b: torch.nn.Module) -> list[bool]:
+        return [
+            not torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values())
+        ]
+
+    # the codec adapted to the voice: encoder and decoder moved, the codebooks kept
+    assert any(changed(tuned.codec.decoder, before.codec.decoder))
+    assert torch.equal(tuned.codec.quantizer.codebooks, before.codec.quantizer.codebooks)
+    # the language model keeps the weights of its lowest held-out loss (early stopping)
+    summary = json.loads((folder / "run" / "training_summary.json").read_text())
+    assert summary["pipeline_step"] in (0, 3)
+    assert any(changed(tuned.language_model, before.language_model)) == (
+        summary["pipeline_step"] == 3
+    )
     assert (folder / "data" / "manifest.jsonl").is_file()
     out = tuned("Hello there.", emotion="happy", generator=0)
     assert np.isfinite(out.audios[0]).all()

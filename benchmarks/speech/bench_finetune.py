@@ -11,9 +11,10 @@ every emogen model was trained on is Piper's male "joe". The benchmark
 3. measures speaker similarity (`emogen.eval.speech.speaker_similarity`, cosine of speaker
    embeddings) to the target's recording of the same sentence, Whisper tiny.en WER, the emotion
    correlates' change from neutral, and the fine-tuning's wall and CPU minutes (one thread).
-Three references frame the similarity: the corpus voice (tts-default) against the target, the
-target against itself on another sentence, and the target through the base's codec (encode +
-decode; also its WER): the most a fine-tuned language model over that codec's tokens can reach.
+Four references frame the similarity: the corpus voice (tts-default) against the target, the
+target against itself on another sentence, and the target through the base's codec and through
+the fine-tuned pipeline's codec (adapted to the voice) (encode + decode; also their WER): the
+most a language model over that codec's tokens can reach.
 
 Writes RESULTS_finetune.md and results_finetune.json beside this file.
 
@@ -177,17 +178,17 @@ def main() -> None:
     }
     del corpus_voice
     base = load_pipeline(args.base)
-    # The ceiling of any fine-tuned codec LM: the target through the base's codec (encode +
-    # decode), which the language model's tokens can at best reproduce.
-    resynthesised = [(base.codec.decode(base.codec.encode(a, r)), base.codec.sample_rate)
-                     for a, r in targets]  # fmt: skip
-    reference["target through the base's codec (encode + decode) vs target"] = statistics.fmean(
-        speaker_similarity(*x, *t) for x, t in zip(resynthesised, targets)
-    )
-    codec_counts = [
-        word_error_counts(text, transcribe(*x)) for x, text in zip(resynthesised, tests)
-    ]
-    codec_wer = sum(codec_counts[1:], codec_counts[0]).wer
+
+    # The ceiling of any language model over a codec's tokens: the target through the codec
+    # (encode + decode), which the tokens can at best reproduce.
+    def through(codec) -> tuple[float, float]:
+        again = [(codec.decode(codec.encode(a, r)), codec.sample_rate) for a, r in targets]
+        counts = [word_error_counts(text, transcribe(*x)) for x, text in zip(again, tests)]
+        similarity = statistics.fmean(speaker_similarity(*x, *t) for x, t in zip(again, targets))
+        return similarity, sum(counts[1:], counts[0]).wer
+
+    similarity, codec_wer = through(base.codec)
+    reference["target through the base's codec (encode + decode) vs target"] = similarity
     before = measure(speak_all(base, tests), tests, targets)
     del base
     print("before", json.dumps(before, indent=1))
@@ -199,7 +200,11 @@ def main() -> None:
     )  # fmt: skip
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     train_summary = json.loads((folder / "run" / "training_summary.json").read_text())
-    after = measure(speak_all(load_pipeline(folder), tests), tests, targets)
+    codec_summary = json.loads((folder / "codec-run" / "training_summary.json").read_text())
+    tuned = load_pipeline(folder)
+    similarity, adapted_wer = through(tuned.codec)
+    reference["target through the fine-tuned pipeline's adapted codec vs target"] = similarity
+    after = measure(speak_all(tuned, tests), tests, targets)
     print("after", json.dumps(after, indent=1))
     results = {
         "base": str(args.base),
@@ -208,8 +213,17 @@ def main() -> None:
         "finetune_wall_minutes": wall / 60,
         "finetune_cpu_minutes": cpu / 60,
         "steps": train_summary["steps"],
+        "pipeline_step": train_summary.get("pipeline_step"),
+        "lm_eval_loss": [
+            train_summary["first_eval_loss"],
+            train_summary.get("best_eval_loss"),
+            train_summary["final_eval_loss"],
+        ],
+        "codec_steps": codec_summary["steps"],
+        "codec_eval_loss": [codec_summary["first_eval_loss"], codec_summary["final_eval_loss"]],
         "reference": reference,
         "codec_resynthesis_wer": codec_wer,
+        "adapted_codec_resynthesis_wer": adapted_wer,
         "before": before,
         "after": after,
     }
@@ -226,9 +240,14 @@ def _write(args, tests: list[str], r: dict) -> None:
         f"--minutes {args.minutes:g} --sentences {args.sentences}`",
         f"- target voice: Festival {FESTIVAL_VOICE} (CMU ARCTIC SLT, female; the corpus voice "
         f"is Piper's male joe): {r['target_files']} recordings, {r['target_minutes']:.2f} min",
-        f"- fine-tuning (`emogen.speech.finetune.finetune_voice`, config `finetune`, "
-        f"{r['steps']} steps, data preparation included): {r['finetune_wall_minutes']:.1f} min "
-        f"wall, {r['finetune_cpu_minutes']:.1f} min CPU, torch on 1 thread",
+        f"- fine-tuning (`emogen.speech.finetune.finetune_voice`, configs `finetune`; data "
+        f"preparation included): {r['finetune_wall_minutes']:.1f} min wall, "
+        f"{r['finetune_cpu_minutes']:.1f} min CPU, torch on 1 thread",
+        f"  - codec adapted {r['codec_steps']} steps (held-out reconstruction loss "
+        f"{r['codec_eval_loss'][0]:.3f} -> {r['codec_eval_loss'][1]:.3f})",
+        f"  - language model {r['steps']} steps, held-out loss {r['lm_eval_loss'][0]:.2f} at "
+        f"step 0, lowest {r['lm_eval_loss'][1]:.2f} at step {r['pipeline_step']} (the weights "
+        f"kept), {r['lm_eval_loss'][2]:.2f} at the last",
         f"- machine: {platform.platform()}, Python {platform.python_version()}, torch "
         f"{torch.__version__}",
         f"- test: the first {len(tests)} sentences of benchmarks/speech/sentences.txt; "
@@ -242,7 +261,8 @@ def _write(args, tests: list[str], r: dict) -> None:
     lines += [
         "",
         f"Whisper's WER of the target through the base's codec: "
-        f"{100 * r['codec_resynthesis_wer']:.1f} %.",
+        f"{100 * r['codec_resynthesis_wer']:.1f} %; through the adapted codec: "
+        f"{100 * r['adapted_codec_resynthesis_wer']:.1f} %.",
         "",
         "| pipeline | emotion | similarity | WER | " + " | ".join(CORRELATES) + " |",
         "|---|---|---|---|" + "---|" * len(CORRELATES),

@@ -80,6 +80,10 @@ class ResidualVectorQuantizer(nn.Module):
         decay: EMA decay of the codebook statistics (0.99 as in SoundStream/EnCodec).
         dead_threshold: an entry whose EMA usage count falls below this is restarted on a
             random vector of the batch.
+
+    Attributes:
+        frozen: when True the codebooks stay as they are in training mode too (adapting an
+            encoder and decoder to a new voice while the tokens keep their meaning).
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class ResidualVectorQuantizer(nn.Module):
         self.register_buffer("usage", torch.ones(num_codebooks, codebook_size))
         self.register_buffer("sums", self.codebooks.clone())
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        self.frozen = False
 
     def nearest(self, vectors: torch.Tensor, level: int) -> torch.Tensor:
         """Index of the nearest entry of codebook `level` for each row of `(M, dim)` vectors."""
@@ -118,7 +123,8 @@ class ResidualVectorQuantizer(nn.Module):
         """
         batch, length, dim = latents.shape
         flat = latents.reshape(-1, dim)
-        if self.training and not bool(self.initialised):
+        learning = self.training and not self.frozen
+        if learning and not bool(self.initialised):
             self._initialise(flat.detach())
         residual = flat
         quantised = torch.zeros_like(flat)
@@ -126,7 +132,7 @@ class ResidualVectorQuantizer(nn.Module):
         for level in range(self.num_codebooks):
             index = self.nearest(residual.detach(), level)
             chosen = self.codebooks[level][index]
-            if self.training:
+            if learning:
                 self._update(level, residual.detach(), index)
                 chosen = self.codebooks[level][index]
             commitment = commitment + F.mse_loss(residual, chosen.detach())

@@ -3,10 +3,15 @@
 1. `prepare_voice_data` checks, transcribes and segments the recordings into
    `checkpoints/NAME/data` (and refuses, with its report, before any training when too little
    usable speech is left);
-2. the codec-LM recipe (training/tts_codec_lm, config `finetune`) fine-tunes the base
-   pipeline's language model and emotion encoder on them with Accelerate, in
-   `checkpoints/NAME/run` (states saved as it goes: `resume=True` continues);
-3. the fine-tuned pipeline is written to `checkpoints/NAME`, so that
+2. the codec recipe (training/codec, config `finetune`) adapts the base pipeline's codec to the
+   voice, in `checkpoints/NAME/codec-run`: its encoder and decoder learn the new voice while its
+   codebooks stay, so every token keeps the meaning the language model learned (a codec trained
+   on one voice cannot carry another: benchmarks/speech/RESULTS_finetune.md);
+3. the codec-LM recipe (training/tts_codec_lm, config `finetune`) fine-tunes the base
+   pipeline's language model and emotion encoder on the voice's tokens with Accelerate, in
+   `checkpoints/NAME/run`, keeping the weights of its lowest held-out loss (early stopping);
+   both runs save states as they go (`resume=True` continues);
+4. the fine-tuned pipeline, with the adapted codec, is written to `checkpoints/NAME`, so that
    `emogen tts --pipeline checkpoints/NAME --emotion E ...` speaks in that voice.
 
 Example:
@@ -39,6 +44,7 @@ def finetune_voice(
     name: str,
     base: str | os.PathLike = DEFAULT_BASE,
     steps: int | None = None,
+    codec_steps: int | None = None,
     resume: bool = False,
     checkpoints: str | os.PathLike | None = None,
     min_total_seconds: float = 60.0,
@@ -51,7 +57,8 @@ def finetune_voice(
             transcribed by Whisper).
         name: the voice's name: the pipeline goes to `<checkpoints>/<name>`.
         base: the codec-LM pipeline to start from (a short name or a folder).
-        steps: fine-tuning steps (None: the `finetune` config's).
+        steps: the language model's fine-tuning steps (None: its `finetune` config's).
+        codec_steps: the codec's adaptation steps (None: training/codec's `finetune` config's).
         resume: continue an interrupted run from its newest saved state.
         checkpoints: the folder of fine-tuned voices (None: the checkout's `checkpoints/`).
         min_total_seconds: less usable speech is refused before training.
@@ -73,22 +80,35 @@ def finetune_voice(
             f"digit, got {name!r}"
         )
     base_path = resolve_pipeline_path(base)
-    recipe = load_recipe("tts_codec_lm")
+    codec_recipe, recipe = load_recipe("codec"), load_recipe("tts_codec_lm")
+    codec_config, config = codec_recipe.load_config("finetune"), recipe.load_config("finetune")
+    for label, value, target in (
+        ("steps", steps, config),
+        ("codec_steps", codec_steps, codec_config),
+    ):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise EmogenError(f"{label} must be an integer >= 1, got {value!r}")
+            target["steps"] = value
     out = Path(checkpoints if checkpoints is not None else ROOT / "checkpoints") / name
     report = prepare_voice_data(
         folder, out / "data", speaker=name, min_total_seconds=min_total_seconds, progress=progress
     )
     logger.info("%s", report.summary())
-    config = recipe.load_config("finetune")
-    if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise EmogenError(f"steps must be an integer >= 1, got {steps!r}")
-        config["steps"] = steps
     # every utterance of a short recording session may be needed for training
-    config["validation_texts"] = min(config["validation_texts"], len(report.segments) // 10)
+    held_out = len(report.segments) // 10
+    codec_config["validation_texts"] = min(codec_config["validation_texts"], held_out)
+    config["validation_texts"] = min(config["validation_texts"], held_out)
+    codec_summary = codec_recipe.train(
+        codec_config, report.manifest, out / "codec-run", resume=resume,
+        init_from=base_path / "codec",
+    )  # fmt: skip
+    if not codec_summary["completed"]:
+        raise EmogenError(f"adapting the codec stopped at step {codec_summary['steps']}; resume it")
     summary = recipe.train(
-        config, None, report.manifest, out / "run", resume=resume, init_from=base_path
-    )
+        config, out / "codec-run" / "codec", report.manifest, out / "run", resume=resume,
+        init_from=base_path,
+    )  # fmt: skip
     if not summary["completed"]:
         raise EmogenError(f"fine-tuning stopped at step {summary['steps']}; resume it")
     for item in (out / "run" / "pipeline").iterdir():

@@ -17,6 +17,12 @@ Steps:
        continues from the newest).
     3. `WorldFrameCodec.save_pretrained(<out>/codec)`.
 
+With `--init-from CODEC` (config `finetune`, as `emogen voice finetune` runs it) a trained codec is
+adapted to new recordings instead: its sizes, analysis and frame statistics are kept (the
+config's size keys are not used), and with `freeze_codebooks` so are its codebooks, so only the
+encoder and decoder learn the new voice and every token keeps its meaning for a codec language
+model trained on the old codec.
+
 Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
 batches the uninterrupted run would have seen.
 
@@ -53,6 +59,7 @@ CONFIG_KEYS = {
     # loss
     "f0_weight": float,
     "commitment_weight": float,
+    "freeze_codebooks": bool,  # adapting a codec (init_from): the tokens keep their meaning
     # optimisation
     "steps": int,
     "batch_size": int,
@@ -100,12 +107,18 @@ def load_config(name_or_path: str) -> dict[str, Any]:
     return config
 
 
-def build_data(manifest_path: Path, out: Path, config: dict, accelerator) -> tuple:
+def build_data(
+    manifest_path: Path, out: Path, config: dict, accelerator, codec: Any = None
+) -> tuple:
     """Analyse the manifest's audio (cached) and split it by text.
+
+    Args:
+        codec: a trained `WorldFrameCodec` being adapted: its analysis and frame statistics are
+            used (None: the recipe's analysis, statistics fitted on the training utterances).
 
     Returns:
         `(train, held_out, normalizer, vocoder)`: normalised `(N, D)` float32 tensors of the
-        training and held-out utterances, the fitted `FrameNormalizer` and the analysis.
+        training and held-out utterances, the `FrameNormalizer` and the analysis.
     """
     from emogen.errors import EmogenError
     from emogen.speech.corpus import read_manifest
@@ -114,8 +127,11 @@ def build_data(manifest_path: Path, out: Path, config: dict, accelerator) -> tup
     from emogen.speech.world import WorldVocoder
 
     manifest = read_manifest(manifest_path)
-    vocoder = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2)
-    coder = WorldFrameCoder()
+    if codec is None:
+        vocoder = WorldVocoder(window_f0_floor=65.0, aperiodicity_stride=2)
+        coder = WorldFrameCoder()
+    else:
+        vocoder, coder = codec.vocoder, codec.coder
     frames = cached_world_frames(
         manifest, manifest_path, [u.id for u in manifest], out / FEATURES, vocoder, coder,
         accelerator,
@@ -129,7 +145,8 @@ def build_data(manifest_path: Path, out: Path, config: dict, accelerator) -> tup
     held_ids = [u.id for u in long_enough if u.text in held_texts]
     if not train_ids:
         raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
-    normalizer = FrameNormalizer.fit(frames[i] for i in train_ids)
+    normalizer = FrameNormalizer.fit(frames[i] for i in train_ids) if codec is None else None
+    normalizer = normalizer or codec.normalizer
 
     def tensors(ids: list[str]) -> list[torch.Tensor]:
         return [torch.from_numpy(normalizer.normalize(frames[i])) for i in ids]
@@ -165,6 +182,7 @@ def train(
     out: str | os.PathLike,
     resume: bool = False,
     stop_after: int | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) a run; returns the summary (also `<out>/training_summary.json`).
 
@@ -174,6 +192,8 @@ def train(
         out: the run folder (features cache, states, loss log, and the codec).
         resume: continue from the newest state in `<out>/states`.
         stop_after: end the loop after this step without saving anything more (tests).
+        init_from: a trained codec folder to adapt to the manifest's recordings (module
+            docstring).
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -194,13 +214,18 @@ def train(
     from emogen.speech.codec import WorldFrameCodec
 
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
+    from emogen.errors import EmogenError
+
+    if config["freeze_codebooks"] and init_from is None:
+        raise EmogenError("freeze_codebooks keeps a trained codec's codebooks: give init_from")
     out = check_run_folder(out, config, resume, accelerator)
+    base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
     train_frames, held_frames, normalizer, vocoder = build_data(
-        Path(manifest), out, config, accelerator
+        Path(manifest), out, config, accelerator, base
     )
     record_run_config(out, config, accelerator)
     set_seed(config["seed"])
-    codec = WorldFrameCodec(
+    codec = base or WorldFrameCodec(
         frame_dims=train_frames[0].shape[1],
         channels=config["channels"],
         latent_dims=config["latent_dims"],
@@ -211,6 +236,7 @@ def train(
         window_f0_floor=vocoder.config.window_f0_floor,
         aperiodicity_stride=vocoder.config.aperiodicity_stride,
     ).with_statistics(normalizer)
+    codec.quantizer.frozen = config["freeze_codebooks"]
     num_parameters = sum(p.numel() for p in codec.parameters())
     logger.info(
         "%d training utterances (%d frames), %d held out; %d parameters",
@@ -320,12 +346,15 @@ def main() -> None:
     )
     parser.add_argument("--resume", action="store_true", help="continue from the newest state")
     parser.add_argument("--stop-after", type=int, default=None, help="end after step N (tests)")
+    parser.add_argument(
+        "--init-from", default=None, help="a trained codec folder to adapt (config finetune)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)  # processes, not threads, share the cores
     config = load_config(args.config)
     out = args.out or ROOT / "checkpoints" / f"codec-{Path(args.config).stem}"
-    train(config, args.manifest, out, args.resume, args.stop_after)
+    train(config, args.manifest, out, args.resume, args.stop_after, args.init_from)
 
 
 if __name__ == "__main__":

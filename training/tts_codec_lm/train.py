@@ -19,7 +19,9 @@ Steps:
        steps (`--resume` continues from the newest).
     3. `CodecLMTTSPipeline(...).save_pretrained(<out>/pipeline)` with the codec, the voice, the
        model, the emotion encoder and the voice conversion's prosody estimator (the best-of-N
-       verifier).
+       verifier): the final weights, or with `keep_best` (early stopping, as fine-tuning on a few
+       minutes of a voice needs: it overfits within a few hundred steps) those of the evaluation
+       with the lowest held-out loss, step 0 included.
 
     .venv/bin/python training/tts_codec_lm/train.py --config tiny --codec CODEC_FOLDER \\
         --manifest data/corpus-tiny/manifest.jsonl --out checkpoints/tts-codec-lm-tiny
@@ -65,6 +67,7 @@ CONFIG_KEYS = {
     "max_grad_norm": float,
     "condition_dropout": float,
     "ema_decay": (float, type(None)),
+    "keep_best": bool,  # the pipeline keeps the weights of the lowest held-out loss
     "mixed_precision": str,
     # the exported pipeline's defaults
     "emotion_guidance_scale": float,
@@ -398,18 +401,24 @@ def train(
         from emogen.speech.estimator import SpeechEmotionEstimator
 
         module = accelerator.unwrap_model(model)
-        if ema is not None:
+        if ema is not None:  # the training weights come back after (a save on the way)
+            ema.store(module.parameters())
             ema.copy_to(module.parameters())
-        CodecLMTTSPipeline(
-            voice=voice,
-            codec=codec,
-            language_model=module.language_model.eval(),
-            emotion_encoder=module.emotion_encoder.eval(),
-            estimator=SpeechEmotionEstimator.default(),
-            emotion_guidance_scale=config["emotion_guidance_scale"],
-            temperature=config["temperature"],
-            top_k=config["top_k"],
-        ).save_pretrained(folder)
+        try:
+            CodecLMTTSPipeline(
+                voice=voice,
+                codec=codec,
+                language_model=module.language_model.eval(),
+                emotion_encoder=module.emotion_encoder.eval(),
+                estimator=SpeechEmotionEstimator.default(),
+                emotion_guidance_scale=config["emotion_guidance_scale"],
+                temperature=config["temperature"],
+                top_k=config["top_k"],
+            ).save_pretrained(folder)
+        finally:
+            if ema is not None:
+                ema.restore(module.parameters())
+            module.train()
 
     if export_only:
         if start_step == 0:
@@ -433,8 +442,16 @@ def train(
     def evaluate() -> float:
         return evaluate_with_ema(accelerator, model, ema, lambda module: float(module(eval_batch)))
 
+    def keep_if_best(rows: list[dict]) -> None:
+        # Early stopping (`keep_best`): the pipeline follows the lowest held-out loss so far.
+        if config["keep_best"] and best_evaluation(rows)[1] == int(rows[-1]["step"]):
+            if accelerator.is_main_process:
+                save_pipeline(out / PIPELINE)
+            accelerator.wait_for_everyone()
+
     if start_step == 0:
         log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
+        keep_if_best(log_rows)
     started = time.perf_counter()
     window: list[float] = []
     model.train()
@@ -469,6 +486,8 @@ def train(
             bar.set_postfix(loss=row["loss"], refresh=False)
             if accelerator.is_main_process:
                 write_loss_log(out / LOSS_LOG, log_rows, LOG_FIELDS)
+            if evaluated:
+                keep_if_best(log_rows)
         if step % config["save_every"] == 0 and step < config["steps"]:
             save_state(accelerator, out, step, config["keep_states"])
 
@@ -480,16 +499,24 @@ def train(
         num_held_out_sentences=len(held_out),
         left_out=left_out,
     )  # fmt: skip
+    if config["keep_best"]:
+        summary["best_eval_loss"], summary["pipeline_step"] = best_evaluation(log_rows)
     completed = summary["completed"]
     if not completed:
         return summary
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_pipeline(out / PIPELINE)
+        if not config["keep_best"]:  # (with keep_best it was saved at its evaluation)
+            save_pipeline(out / PIPELINE)
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the pipeline to %s: %s", out / PIPELINE, summary)
     accelerator.wait_for_everyone()
     return summary
+
+
+def best_evaluation(rows: list[dict]) -> tuple[float, int]:
+    """The lowest held-out loss of a loss log's rows and its step (the earliest of ties)."""
+    return min((float(r["eval_loss"]), int(r["step"])) for r in rows if r.get("eval_loss"))
 
 
 def main() -> None:
