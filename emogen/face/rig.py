@@ -425,11 +425,11 @@ class FaceRig:
 
     def _skin_kept_above_lids(self, displacement: np.ndarray) -> np.ndarray:
         # The brows and the skin under them come down onto the upper lid, never through it: the
-        # tissue between folds into the lid crease and compresses (FACS Manual, AU4 and 1+4:
-        # the brows lowered "may cover" the upper lid, the skin "bunched"). Where the sizes
-        # would take a point closer to the displaced lid than `_BROW_LID_FLOOR` of its rest
-        # distance, it stops there softly, so no triangle of the mesh turns over and the warp
-        # never mirrors the brow into the eye.
+        # lowered brow pushes the skin above the eye down over the lid and narrows the eye (the
+        # FACS Manual's AU4), the tissue between compressing. Where the sizes would take a point
+        # closer to the displaced lid than `_BROW_LID_FLOOR` of its rest distance, it stops
+        # there softly, so the mesh does not turn over between brow and lid and the warp never
+        # mirrors the brow into the eye (tests/test_talking_head.py).
         moved = self.uv[:NUM_LANDMARKS] + displacement
         correction = np.zeros((NUM_LANDMARKS, 2))
         for upper_ids in (RIGHT_EYE_UPPER, LEFT_EYE_UPPER):
