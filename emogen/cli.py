@@ -509,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", default="tts-codec-lm", help="the codec-LM pipeline to start from (tts-codec-lm)"
     )
     sub.add_argument(
-        "--steps", type=int, help="language-model steps (default: its finetune config's, 600)"
+        "--steps", type=int, help="language-model steps (default: its finetune config's, 200)"
     )
     sub.add_argument(
         "--codec-steps", type=int, help="codec adaptation steps (default: its finetune config's)"
