@@ -145,8 +145,10 @@ def build_data(
     held_ids = [u.id for u in long_enough if u.text in held_texts]
     if not train_ids:
         raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
-    normalizer = FrameNormalizer.fit(frames[i] for i in train_ids) if codec is None else None
-    normalizer = normalizer or codec.normalizer
+    if codec is None:
+        normalizer = FrameNormalizer.fit(frames[i] for i in train_ids)
+    else:  # an adapted codec keeps its statistics: the tokens keep their meaning
+        normalizer = codec.normalizer
 
     def tensors(ids: list[str]) -> list[torch.Tensor]:
         return [torch.from_numpy(normalizer.normalize(frames[i])) for i in ids]
@@ -198,6 +200,7 @@ def train(
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
+    from emogen.errors import EmogenError
     from emogen.recipes import (
         check_run_folder,
         evaluate_with_ema,
@@ -213,11 +216,9 @@ def train(
     )
     from emogen.speech.codec import WorldFrameCodec
 
-    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
-    from emogen.errors import EmogenError
-
     if config["freeze_codebooks"] and init_from is None:
         raise EmogenError("freeze_codebooks keeps a trained codec's codebooks: give init_from")
+    accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
     base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
     train_frames, held_frames, normalizer, vocoder = build_data(
@@ -225,17 +226,20 @@ def train(
     )
     record_run_config(out, config, accelerator)
     set_seed(config["seed"])
-    codec = base or WorldFrameCodec(
-        frame_dims=train_frames[0].shape[1],
-        channels=config["channels"],
-        latent_dims=config["latent_dims"],
-        num_codebooks=config["num_codebooks"],
-        codebook_size=config["codebook_size"],
-        stride=config["stride"],
-        blocks=config["blocks"],
-        window_f0_floor=vocoder.config.window_f0_floor,
-        aperiodicity_stride=vocoder.config.aperiodicity_stride,
-    ).with_statistics(normalizer)
+    if base is not None:
+        codec = base
+    else:
+        codec = WorldFrameCodec(
+            frame_dims=train_frames[0].shape[1],
+            channels=config["channels"],
+            latent_dims=config["latent_dims"],
+            num_codebooks=config["num_codebooks"],
+            codebook_size=config["codebook_size"],
+            stride=config["stride"],
+            blocks=config["blocks"],
+            window_f0_floor=vocoder.config.window_f0_floor,
+            aperiodicity_stride=vocoder.config.aperiodicity_stride,
+        ).with_statistics(normalizer)
     codec.quantizer.frozen = config["freeze_codebooks"]
     num_parameters = sum(p.numel() for p in codec.parameters())
     logger.info(
