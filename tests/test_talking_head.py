@@ -19,7 +19,9 @@ from emogen.face.rig import (
     LEFT_EYE_LOWER,
     LEFT_EYE_UPPER,
     LEFT_IRIS,
+    LIPS_LOWER_OUTER,
     LIPS_UPPER_INNER,
+    LIPS_UPPER_OUTER,
     RIGHT_EYE_LOWER,
     RIGHT_EYE_UPPER,
     RIGHT_IRIS,
@@ -386,3 +388,34 @@ def test_renderer_takes_the_smiles_texture_out_and_closes_the_lips(portraits, ri
     seam = neutral[ys, xs].mean()
     lips = (neutral[ys - 3, xs].mean() + neutral[ys + 3, xs].mean()) / 2
     assert seam < lips - 15
+
+
+def test_open_mouth_is_painted_from_the_lips_and_rimmed_by_them(portraits, rigs, monkeypatch):
+    import emogen.face.renderer as renderer_module
+
+    # The astronaut was photographed with parted lips: her teeth do not pale the lip colour
+    # that the cavity, tongue and rim are painted from.
+    rig, image = rigs["astronaut"], portraits["astronaut"]
+    renderer = FaceRenderer(image, rig)
+    outer = np.concatenate([rig.points[LIPS_UPPER_OUTER], rig.points[LIPS_LOWER_OUTER][::-1]])
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+    with_teeth = image[mask > 0].astype(float).mean(0)
+    redness = renderer._lip_colour[0] - renderer._lip_colour[2]
+    assert redness > with_teeth[0] - with_teeth[2] + 3
+    # An open mouth: the lips' inner surface lightens the opening's edge, not its middle.
+    track = MotionTrack.still(1)
+    track.mouth[0, MOUTH_PARAMETERS.index("jaw_open")] = 0.6
+    track.mouth[0, MOUTH_PARAMETERS.index("lip_closure")] = 0.0
+    displacement = rig.displacement(track, 0)
+    upper, lower = rig.inner_lips(displacement)
+    opening = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(opening, [np.round(np.concatenate([upper, lower[::-1]])).astype(np.int32)], 1)
+    middle = np.round((upper[5] + lower[5]) / 2).astype(int)
+    edge = (opening > 0) & (cv2.erode(opening, np.ones((3, 3), np.uint8)) == 0)
+    edge[: middle[1]] = False  # the lower lip's side: the upper teeth cover the other
+    rimmed = renderer.render(displacement).astype(float)
+    monkeypatch.setattr(renderer_module, "_INNER_LIP_RIM", 1e-6)
+    bare = renderer.render(displacement).astype(float)
+    assert rimmed[edge].mean() > bare[edge].mean() + 5
+    assert np.abs(rimmed[middle[1], middle[0]] - bare[middle[1], middle[0]]).max() <= 2

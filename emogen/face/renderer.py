@@ -41,6 +41,7 @@ from .rig import (
 __all__ = ["FaceRenderer"]
 
 _TEETH = np.array([226.0, 221.0, 208.0])
+_INNER_LIP_RIM = 0.05  # most of the lips' inner surface seen inside the opening, in IPD
 
 
 class FaceRenderer:
@@ -99,7 +100,8 @@ class FaceRenderer:
         opening = np.concatenate([upper, lower[::-1]]) - np.array(self.box[:2])
         mask = np.zeros(self._region.shape[:2], np.uint8)
         cv2.fillPoly(mask, [np.round(opening).astype(np.int32)], 255)
-        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        # Two pixels beyond the contour: the teeth's edges would otherwise pale the lower lip.
+        mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
         self._region = cv2.inpaint(self._region, mask, 3, cv2.INPAINT_TELEA)
 
     def _smile_shading_of(self) -> np.ndarray | None:
@@ -146,6 +148,11 @@ class FaceRenderer:
             [self.rig.points[LIPS_UPPER_OUTER], self.rig.points[LIPS_LOWER_OUTER][::-1]]
         )
         cv2.fillPoly(mask, [np.round(outer).astype(np.int32)], 1)
+        # Lips only: a portrait photographed with parted lips shows teeth inside the inner
+        # contour, which would pale the colour the cavity and tongue are painted from.
+        upper, lower = self.rig.inner_lips(np.zeros_like(self.rig.points))
+        inner = np.concatenate([upper, lower[::-1]])
+        cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 0)
         pixels = image[mask > 0]
         return pixels.mean(0) if len(pixels) else np.array([150.0, 80.0, 80.0])
 
@@ -287,6 +294,13 @@ class FaceRenderer:
         )
         tongue_weight = tongue.astype(np.float32)[..., None] / 255 * 0.8
         interior = interior * (1 - tongue_weight) + self._lip_colour * 0.55 * tongue_weight
+        # The lips' inner (wet) surface rims the opening before the cavity's shadow, more of it
+        # as the lips part: without it a portrait with pale lips shows a dark hole cut into the
+        # skin, which reads as a gasp.
+        inside = cv2.distanceTransform((mouth > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        rim_width = min(_INNER_LIP_RIM * ipd, 0.6 * gap)
+        rim = np.clip(1 - inside / rim_width, 0, 1)[..., None]
+        interior = interior * (1 - rim) + self._lip_colour * 0.7 * rim
         # Upper teeth hang from the middle of the upper lip; the lower teeth show when the jaw
         # is well open. Both are thickest at the middle and shaded towards the corners.
         upper_teeth = min(0.1 * ipd, 0.5 * gap) * teeth
