@@ -91,6 +91,7 @@ def test_messages_are_checked_with_clear_errors():
         "I found her with an empty pill bottle and called 911",
         "i relapsed last week and i've been cutting.",
         "part of me wants to swallow all of my pills tonight",
+        "sometimes I think about taking all of mom's pills so I never have to go back",
         "I just want to make the pain stop for good",
     ],
 )
@@ -103,7 +104,8 @@ def test_crisis_messages_are_recognised(text):
     ["I could die of embarrassment lol", "My phone died again", "this traffic is killing me",
      "I finally passed my driving test!", "Is it normal to still miss him after a year?",
      "We started cutting costs at work.", "I started cutting back on sugar.",
-     "The drilling upstairs again, I wish they'd make it stop."],
+     "The drilling upstairs again, I wish they'd make it stop.",
+     "Remember to take all your meds with food.", "I have to take all of these antibiotics."],
 )  # fmt: skip
 def test_everyday_messages_are_not_crises(text):
     assert not is_crisis(text)

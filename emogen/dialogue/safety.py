@@ -54,7 +54,8 @@ _CRISIS = re.compile(
     | \b(?:started|been|back\s+to)\s+(?:cutting|burning|scratching)\s*(?:again\b|[.!?,;]|$)
     | \brelaps(?:e|ed|ing)\b.{0,20}\b(?:cutting|burning|self[-\s]?harm)
     | \b(?:cutting|burning|scratching)\s+(?:again|my\s+(?:arms?|wrists?|legs?|skin))\b
-    | \b(?:take|taking|took|swallow(?:ing|ed)?)\s+(?:the\s+whole|all\s+(?:of\s+)?(?:the|my))\s+
+    | \b(?:take|taking|took|swallow(?:ing|ed)?)\s+(?:the\s+whole|all\s+(?:of\s+)?
+        (?:the|my|her|his|their|our|\w+'s)(?:\s+\w+)?)\s+
         (?:bottle|pills|tablets|meds|medication|pack|packet)\b
     | \bmake\s+(?:it\s+all|everything|the\s+pain|the\s+hurt(?:ing)?)\s+stop\b
     | \b(?:want|need)\s+(?:it\s+all|everything)\s+to\s+(?:stop|end)\b

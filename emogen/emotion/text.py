@@ -615,7 +615,11 @@ _VALENCE_KEYS = ("unpleasant", "neutral", "pleasant")  # groups of the files bel
 # set's worse (all labels 86.7 -> 84.4 %, valence sign 92.4 -> 89.5 %); it waits for an encoder
 # that holds both registers.
 _VALENCE_FILES = ("data/text_valence_examples.json", "data/text_valence_retired.json")
-_CHAT_FILES = ("data/text_dialogue_examples.json", "data/text_dialogue_examples_2.json")
+_CHAT_FILES = (
+    "data/text_dialogue_examples.json",
+    "data/text_dialogue_examples_2.json",
+    "data/text_dialogue_examples_3.json",
+)
 
 
 @lru_cache(maxsize=1)
