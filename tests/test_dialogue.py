@@ -92,6 +92,8 @@ def test_messages_are_checked_with_clear_errors():
         "i relapsed last week and i've been cutting.",
         "part of me wants to swallow all of my pills tonight",
         "sometimes I think about taking all of mom's pills so I never have to go back",
+        "he's smashing plates and I've locked myself in the bedroom",
+        "she threatened to kill me if I leave",
         "I just want to make the pain stop for good",
     ],
 )
@@ -105,7 +107,9 @@ def test_crisis_messages_are_recognised(text):
      "I finally passed my driving test!", "Is it normal to still miss him after a year?",
      "We started cutting costs at work.", "I started cutting back on sugar.",
      "The drilling upstairs again, I wish they'd make it stop.",
-     "Remember to take all your meds with food.", "I have to take all of these antibiotics."],
+     "Remember to take all your meds with food.", "I have to take all of these antibiotics.",
+     "He beat me at chess again.", "The ball hit me right in the face lol",
+     "Locked myself out of the car again."],
 )  # fmt: skip
 def test_everyday_messages_are_not_crises(text):
     assert not is_crisis(text)

@@ -21,9 +21,10 @@ class DialogueError(EmogenError):
     """A message, history or personality the dialogue pipeline cannot take."""
 
 
-# Expressions of suicidal thoughts, self-harm and acute crisis. Broad on purpose: a careful
-# reply to a false alarm costs little, a missed one can cost much (the asymmetry crisis-text
-# screening is designed around; cf. the Columbia Suicide Severity Rating Scale's ideation items).
+# Expressions of suicidal thoughts, self-harm and acute crisis (a medical emergency, violence
+# happening now). Broad on purpose: a careful reply to a false alarm costs little, a missed one
+# can cost much (the asymmetry crisis-text screening is designed around; cf. the Columbia Suicide
+# Severity Rating Scale's ideation items).
 _CRISIS = re.compile(
     r"""
     \b(?:kill(?:ing)?|hurt(?:ing)?|harm(?:ing)?|cut(?:ting)?|burn(?:ing)?|starv(?:e|ing))\s+
@@ -57,6 +58,13 @@ _CRISIS = re.compile(
     | \b(?:take|taking|took|swallow(?:ing|ed)?)\s+(?:the\s+whole|all\s+(?:of\s+)?
         (?:the|my|her|his|their|our|\w+'s)(?:\s+\w+)?)\s+
         (?:bottle|pills|tablets|meds|medication|pack|packet)\b
+    | \blocked\s+(?:myself|me|us|the\s+kids)\s+in\s+(?:the|my|a)\s+(?:bathroom|bedroom|room|car)
+    | \b(?:punch(?:ed|ing)?|slapp(?:ed|ing)|chok(?:ed|ing)|strangl(?:ed|ing))\s+me\b
+    | \b(?:he|she|they)(?:\s+just|\s+has|'s)?\s+(?:hit|beat|kicked|shoved)\s+me\b
+        (?!\s+(?:at|in|to|with\s+(?:a|the)\s+(?:ball|pillow)))
+    | \b(?:punched|hit|smashed)\s+the\s+wall\s+next\s+to\s+my\s+head\b
+    | \bthreaten(?:ed|ing|s)?\s+to\s+(?:kill|hurt|stab|shoot)\s+(?:me|us|my\s+kids)\b
+    | \b(?:a\s+)?(?:knife|gun)\s+(?:to|at)\s+my\s+(?:throat|head|chest)\b
     | \bmake\s+(?:it\s+all|everything|the\s+pain|the\s+hurt(?:ing)?)\s+stop\b
     | \b(?:want|need)\s+(?:it\s+all|everything)\s+to\s+(?:stop|end)\b
     """,
