@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import emogen.face.renderer as renderer_module
 from emogen.cli import main
 from emogen.emotion import EmotionCurve
 from emogen.errors import EmogenError
@@ -391,8 +392,6 @@ def test_renderer_takes_the_smiles_texture_out_and_closes_the_lips(portraits, ri
 
 
 def test_open_mouth_is_painted_from_the_lips_and_rimmed_by_them(portraits, rigs, monkeypatch):
-    import emogen.face.renderer as renderer_module
-
     # The astronaut was photographed with parted lips: her teeth do not pale the lip colour
     # that the cavity, tongue and rim are painted from.
     rig, image = rigs["astronaut"], portraits["astronaut"]
