@@ -100,8 +100,10 @@ class FaceRenderer:
         opening = np.concatenate([upper, lower[::-1]]) - np.array(self.box[:2])
         mask = np.zeros(self._region.shape[:2], np.uint8)
         cv2.fillPoly(mask, [np.round(opening).astype(np.int32)], 255)
-        # Two pixels beyond the contour: the teeth's edges would otherwise pale the lower lip.
-        mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+        # 0.05 IPD beyond the contour (at least a pixel): the teeth's edges would otherwise pale
+        # the lower lip.
+        reach = max(1, round(0.05 * self.rig.ipd))
+        mask = cv2.dilate(mask, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
         self._region = cv2.inpaint(self._region, mask, 3, cv2.INPAINT_TELEA)
 
     def _smile_shading_of(self) -> np.ndarray | None:
