@@ -104,6 +104,47 @@ def test_world_codec_refuses_bad_input() -> None:
         WorldFrameCodec(stride=3)
 
 
+def test_world_codec_pitch_level_codes_log_f0_apart_from_the_envelope() -> None:
+    from emogen.speech.frames import FrameNormalizer
+
+    torch.manual_seed(0)
+    codec = WorldFrameCodec(
+        channels=16, latent_dims=8, num_codebooks=3, codebook_size=16, blocks=1,
+        pitch_codebook=True, pitch_bins=16,
+    ).eval()  # fmt: skip
+    assert codec.quantizer.num_codebooks == 2  # content levels; level 1 is the pitch
+    codec.with_statistics(FrameNormalizer(mean=[float(np.log(120.0))] + [0.0] * 63, std=[1.0] * 64))
+    frames = torch.zeros(1, 16, 64)
+    frames[0, :, 0] = torch.log(torch.tensor([60.0] * 4 + [120.0] * 4 + [240.0] * 4 + [500.0] * 4))
+    frames[0, :, 0] -= float(np.log(120.0))  # normalised
+    pitch = codec.pitch_codes(frames)
+    # 16 even steps of log F0 from f0_floor 60 Hz to f0_ceil 500 Hz
+    steps = 15 * np.log(np.array([60, 120, 240, 500]) / 60) / np.log(500 / 60)
+    assert pitch.tolist() == [np.round(steps).astype(int).tolist()]
+    # the content codes do not see log F0: the same envelope at another pitch, the same codes
+    raised = frames.clone()
+    raised[..., 0] += 0.5
+    one, two = codec(frames).codes, codec(raised).codes
+    assert torch.equal(one[:, [0, 2]], two[:, [0, 2]]) and not torch.equal(one[:, 1], two[:, 1])
+    codes = codec.encode(_tone(0.5), RATE)
+    assert codes.shape[0] == 3 and int(codes[1].max()) < 16
+    assert np.isfinite(codec.decode(codes)).all()
+    bad = codes.clone()
+    bad[1, 0] = 16
+    with pytest.raises(EmogenError, match=r"pitch codes \(level 1\) must be in \[0, 16\)"):
+        codec.decode(bad)
+    with pytest.raises(EmogenError, match="pitch_codebook needs"):
+        WorldFrameCodec(num_codebooks=1, pitch_codebook=True)
+
+
+def test_world_codec_decodes_with_fewer_levels_when_asked() -> None:
+    codec = _tiny_codec().train()
+    frames = torch.randn(2, 32, 64)
+    coarse, full = codec(frames, levels=1), codec(frames)
+    assert coarse.codes.shape == (2, 1, 8) and full.codes.shape == (2, 2, 8)
+    assert not torch.allclose(coarse.reconstruction, full.reconstruction)
+
+
 def test_world_codec_save_load_round_trip(tmp_path) -> None:
     from emogen.speech.frames import FrameNormalizer
 

@@ -1,6 +1,6 @@
 """Choose a learned pipeline's sampling settings on sentences that are neither in the training
 corpus nor in the benchmark: `diffusion_strength` and `noise_scale` for the diffusion models,
-`temperature` and `top_k` for a codec LM.
+`temperature`, `top_k` and `emotion_guidance_scale` for a codec LM.
 
 For each setting of the grid: Whisper WER of the neutral and angry outputs, and how far angry
 moves F0 (semitones) and energy (dB) from neutral (voice conversion converts the embedded TTS's
@@ -25,14 +25,20 @@ ROOT = HERE.parents[1]
 SENTENCES = ROOT / "training" / "speech_emotion_estimator" / "sentences.txt"
 STRENGTHS = (1.0, 0.6, 0.3, 0.0)
 NOISE_SCALES = (1.0, 0.5)
-# Codec LM: from the recipe's default (0.8, 50) towards greedy; temperature 0 is left out, as
-# greedy decoding of a codec LM loops (VALL-E, Wang et al. 2023, sample for that reason).
-TEMPERATURES_TOP_K = ((0.8, 50), (0.6, 20), (0.5, 10), (0.4, 5), (0.3, 5))
+# Codec LM: from the recipe's default (0.8, 50) to greedy (top-k 1). VALL-E (Wang et al. 2023)
+# samples because greedy decoding loops; with the phoneme pointer emogen's model did not loop
+# (the pointer ends the utterance), and greedy decoding was the most intelligible on neutral
+# speech. Guidance 1 (none) as well: at 1.5 greedy angry speech was less intelligible.
+TEMPERATURES_TOP_K = ((0.8, 50), (0.5, 10), (0.3, 5), (1.0, 1))
+GUIDANCE_SCALES = (1.5, 1.0)
 
 
 def _grid(codec_lm: bool) -> list[dict]:
     if codec_lm:
-        return [{"temperature": t, "top_k": k} for t, k in TEMPERATURES_TOP_K]
+        return [
+            {"temperature": t, "top_k": k, "emotion_guidance_scale": g}
+            for g, (t, k) in itertools.product(GUIDANCE_SCALES, TEMPERATURES_TOP_K)
+        ]
     # No noise is drawn at strength 0, so one noise scale suffices there.
     return [
         {"diffusion_strength": s, "noise_scale": n}

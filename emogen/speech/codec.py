@@ -113,12 +113,19 @@ class ResidualVectorQuantizer(nn.Module):
         )
         return distances.argmin(-1)
 
-    def forward(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, latents: torch.Tensor, levels: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Quantise `(B, T, dim)` latents.
+
+        Args:
+            latents: the encoder's output.
+            levels: quantise with the first `levels` codebooks only (None: all); training with
+                fewer at random is SoundStream's quantizer dropout (Zeghidour et al. 2021).
 
         Returns:
             `(quantised, codes, commitment)`: the quantised latents with straight-through
-            gradients `(B, T, dim)`, the codes `(B, Q, T)` int64, and the commitment loss (mean
+            gradients `(B, T, dim)`, the codes `(B, levels, T)` int64, and the commitment loss (mean
             squared distance of each residual to its chosen entry, summed over levels).
         """
         batch, length, dim = latents.shape
@@ -129,7 +136,7 @@ class ResidualVectorQuantizer(nn.Module):
         residual = flat
         quantised = torch.zeros_like(flat)
         codes, commitment = [], latents.new_zeros(())
-        for level in range(self.num_codebooks):
+        for level in range(self.num_codebooks if levels is None else levels):
             index = self.nearest(residual.detach(), level)
             chosen = self.codebooks[level][index]
             if learning:
@@ -227,6 +234,13 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             aperiodicity_stride: the WORLD analysis (`WorldVocoder`) the codec was trained on.
         envelope_dims: the coded envelope's size (`WorldFrameCoder`).
         mean, std: the corpus's per-column frame statistics (`FrameNormalizer`), D each.
+        pitch_codebook: code level 1 is the token frame's mean log F0, quantised into
+            `pitch_bins` even steps between `f0_floor` and `f0_ceil`, and the encoder does not
+            see log F0: the other levels (residual VQ) carry the envelope, aperiodicity and
+            voicing only, so a phoneme's tokens do not change with its pitch. The decoder adds
+            a learned embedding of the pitch code to the quantised latent. Pitch apart from
+            content as in FACodec (Ju et al. 2024, NaturalSpeech 3).
+        pitch_bins: steps of the pitch code (at most `codebook_size`).
     """
 
     @register_to_config
@@ -249,10 +263,17 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         envelope_dims: int = 60,
         mean: list[float] | None = None,
         std: list[float] | None = None,
+        pitch_codebook: bool = False,
+        pitch_bins: int = 512,
     ):
         super().__init__()
         if stride < 1 or stride & (stride - 1):
             raise EmogenError(f"stride must be a power of two, got {stride}")
+        if pitch_codebook and (num_codebooks < 2 or not 2 <= pitch_bins <= codebook_size):
+            raise EmogenError(
+                "pitch_codebook needs num_codebooks >= 2 and pitch_bins in [2, codebook_size], "
+                f"got {num_codebooks} and {pitch_bins}"
+            )
         halvings = stride.bit_length() - 1
         dilations = [1, 3, 9][:blocks] if blocks <= 3 else [3**i for i in range(blocks)]
         encoder: list[nn.Module] = [nn.Conv1d(frame_dims, channels, 5, padding=2)]
@@ -262,7 +283,11 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         encoder += [_ResidualBlock(channels, d) for d in dilations]
         encoder += [nn.GELU(), nn.Conv1d(channels, latent_dims, 3, padding=1)]
         self.encoder = nn.Sequential(*encoder)
-        self.quantizer = ResidualVectorQuantizer(latent_dims, num_codebooks, codebook_size)
+        self.quantizer = ResidualVectorQuantizer(
+            latent_dims, num_codebooks - int(pitch_codebook), codebook_size
+        )
+        if pitch_codebook:
+            self.pitch_embedding = nn.Embedding(pitch_bins, latent_dims)
         decoder: list[nn.Module] = [nn.Conv1d(latent_dims, channels, 3, padding=1)]
         decoder += [_ResidualBlock(channels, d) for d in dilations]
         for _ in range(halvings):
@@ -329,15 +354,46 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             )
         return self._coder
 
-    def forward(self, frames: torch.Tensor) -> WorldFrameCodecOutput:
+    def forward(self, frames: torch.Tensor, levels: int | None = None) -> WorldFrameCodecOutput:
         """Reconstruct `(B, N, D)` normalised frames (N a multiple of `stride`) through the
-        quantiser (training)."""
+        quantiser (training), with its first `levels` codebooks only when given (quantizer
+        dropout; the pitch code is always used)."""
         if frames.shape[1] % self.config.stride:
             raise EmogenError(f"frames must be a multiple of {self.config.stride} long")
-        latents = self.encoder(frames.transpose(1, 2)).transpose(1, 2)
-        quantised, codes, commitment = self.quantizer(latents)
+        latents = self.encoder(self._encoder_input(frames).transpose(1, 2)).transpose(1, 2)
+        quantised, codes, commitment = self.quantizer(latents, levels)
+        if self.config.pitch_codebook:
+            pitch = self.pitch_codes(frames)
+            quantised = quantised + self.pitch_embedding(pitch)
+            codes = self._with_pitch(codes, pitch)
         reconstruction = self.decoder(quantised.transpose(1, 2)).transpose(1, 2)
         return WorldFrameCodecOutput(reconstruction, codes, commitment)
+
+    def _encoder_input(self, frames: torch.Tensor) -> torch.Tensor:
+        """`(B, N, D)` normalised frames the encoder reads: log F0 at its mean (0) when the
+        pitch code carries it."""
+        if not self.config.pitch_codebook:
+            return frames
+        return torch.cat([torch.zeros_like(frames[..., :1]), frames[..., 1:]], -1)
+
+    def pitch_codes(self, frames: torch.Tensor) -> torch.Tensor:
+        """`(B, N, D)` normalised frames -> `(B, N / stride)` pitch codes: each token frame's
+        mean log F0 (WORLD frames carry it through unvoiced stretches too) in `pitch_bins`
+        even steps between `f0_floor` and `f0_ceil`."""
+        config = self.config
+        log_f0 = frames[..., 0].float() * float(self._normalizer.std[0]) + float(
+            self._normalizer.mean[0]
+        )
+        mean = log_f0.reshape(len(frames), -1, config.stride).mean(-1)
+        low, high = np.log(config.f0_floor), np.log(config.f0_ceil)
+        steps = (mean - low) / (high - low) * (config.pitch_bins - 1)
+        return steps.round().clamp(0, config.pitch_bins - 1).long()
+
+    @staticmethod
+    def _with_pitch(content: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """`(B, L, T)` content codes and `(B, T)` pitch codes -> `(B, L + 1, T)`, pitch at
+        level 1 (after the coarsest content level, before the residual ones)."""
+        return torch.cat([content[:, :1], pitch[:, None], content[:, 1:]], 1)
 
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
@@ -347,8 +403,12 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         if pad:  # repeat the last frame: the tail holds no new sound
             normalised = torch.cat([normalised, normalised[-1:].expand(pad, -1)])
         parameter = next(self.parameters())
-        latents = self.encoder(normalised.T[None].to(parameter))
-        return self.quantizer(latents.transpose(1, 2))[1][0]
+        normalised = normalised[None].to(parameter)
+        latents = self.encoder(self._encoder_input(normalised).transpose(1, 2))
+        codes = self.quantizer(latents.transpose(1, 2))[1]
+        if self.config.pitch_codebook:
+            codes = self._with_pitch(codes, self.pitch_codes(normalised))
+        return codes[0]
 
     @torch.no_grad()
     def decode_frames(self, codes: torch.Tensor) -> np.ndarray:
@@ -356,7 +416,19 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
         if codes.ndim != 2:
             raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
-        latents = self.quantizer.lookup(codes[None])
+        if self.config.pitch_codebook:
+            pitch = codes[1]
+            if codes.shape[0] != self.config.num_codebooks:
+                raise EmogenError(
+                    f"codes must have the codec's {self.config.num_codebooks} levels, got "
+                    f"{codes.shape[0]}"
+                )
+            if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
+                raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
+            content = torch.cat([codes[:1], codes[2:]])
+            latents = self.quantizer.lookup(content[None]) + self.pitch_embedding(pitch)[None]
+        else:
+            latents = self.quantizer.lookup(codes[None])
         normalised = self.decoder(latents.transpose(1, 2))[0].T.float().cpu().numpy()
         return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
 

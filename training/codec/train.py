@@ -53,12 +53,14 @@ CONFIG_KEYS = {
     "codebook_size": int,
     "stride": int,
     "blocks": int,
+    "pitch_codebook": bool,  # level 1 codes log F0 apart from the envelope (WorldFrameCodec)
     # data
     "crop_frames": int,  # 5 ms frames per training crop (a multiple of stride)
     "validation_texts": int,
     # loss
     "f0_weight": float,
     "commitment_weight": float,
+    "quantizer_dropout": float,  # share of steps decoding with the first 1..Q-1 levels only
     "freeze_codebooks": bool,  # adapting a codec (init_from): the tokens keep their meaning
     # optimisation
     "steps": int,
@@ -104,6 +106,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
             raise EmogenError(f"{name_or_path}: {key} must be >= 1, got {config[key]}")
     if config["crop_frames"] % config["stride"]:
         raise EmogenError(f"{name_or_path}: crop_frames must be a multiple of stride")
+    if not 0.0 <= config["quantizer_dropout"] <= 1.0:
+        raise EmogenError(f"{name_or_path}: quantizer_dropout must be in [0, 1]")
     return config
 
 
@@ -237,6 +241,7 @@ def train(
             codebook_size=config["codebook_size"],
             stride=config["stride"],
             blocks=config["blocks"],
+            pitch_codebook=config["pitch_codebook"],
             window_f0_floor=vocoder.config.window_f0_floor,
             aperiodicity_stride=vocoder.config.aperiodicity_stride,
         ).with_statistics(normalizer)
@@ -261,8 +266,10 @@ def train(
         seeded_generator(config["seed"], 1),
     )
 
-    def losses_of(frames: torch.Tensor) -> dict[str, torch.Tensor]:
-        output = model(frames.to(accelerator.device))
+    content_levels = codec.quantizer.num_codebooks
+
+    def losses_of(frames: torch.Tensor, levels: int | None) -> dict[str, torch.Tensor]:
+        output = model(frames.to(accelerator.device), levels)
         return {
             "reconstruction": reconstruction_loss(
                 output.reconstruction, frames.to(accelerator.device), config["f0_weight"]
@@ -289,10 +296,18 @@ def train(
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
         batch = draw_batch(train_frames, config["batch_size"], config["crop_frames"], generator)
+        # SoundStream's quantizer dropout (Zeghidour et al. 2021): some steps decode from the
+        # coarse levels alone, so those carry as much of the frame as they can.
+        levels = None
+        if (
+            content_levels > 1
+            and float(torch.rand(1, generator=generator)) < config["quantizer_dropout"]
+        ):
+            levels = int(torch.randint(1, content_levels, (1,), generator=generator))
         loss, losses = optimisation_step(
             accelerator,
             model,
-            lambda batch=batch: losses_of(batch),
+            lambda batch=batch, levels=levels: losses_of(batch, levels),
             optimizer,
             lr_scheduler,
             config["max_grad_norm"],
