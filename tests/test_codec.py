@@ -217,3 +217,23 @@ def test_recipe_tiny_learns_and_resumes(
     np.testing.assert_array_equal(adapted.normalizer.mean, codec.normalizer.mean)
     torch.testing.assert_close(adapted.quantizer.codebooks, codec.quantizer.codebooks)
     assert not torch.equal(adapted.decoder[0].weight, codec.decoder[0].weight)
+
+
+def test_recipe_pitch_level_with_phoneme_guidance_learns(
+    recipe_module, tiny_corpus, tmp_path
+) -> None:
+    """The pitch level, quantizer dropout and the phoneme loss of the first level, together:
+    the phoneme classifier learns the corpus's alignment, and the codec saved is a pitch codec."""
+    import csv
+
+    recipe = recipe_module("codec")
+    config = {**recipe.load_config("tiny"), "num_codebooks": 3, "pitch_codebook": True}
+    config.update(quantizer_dropout=0.5, phoneme_weight=1.0, steps=40, save_every=100)
+    summary = recipe.train(config, tiny_corpus, tmp_path / "run")
+    assert summary["completed"]
+    rows = list(csv.DictReader((tmp_path / "run" / "loss.csv").open()))
+    phoneme = [float(r["phoneme_loss"]) for r in rows if r["phoneme_loss"]]
+    assert len(phoneme) >= 4 and np.mean(phoneme[-2:]) < np.mean(phoneme[:2])
+    codec = WorldFrameCodec.from_pretrained(tmp_path / "run" / "codec")
+    assert codec.config.pitch_codebook and codec.quantizer.num_codebooks == 2
+    assert codec.encode(_tone(0.5), RATE).shape[0] == 3

@@ -211,11 +211,14 @@ class WorldFrameCodecOutput(BaseOutput):
         reconstruction: `(B, N, D)` normalised frames through the quantiser.
         codes: `(B, Q, N / stride)` int64.
         commitment: the quantiser's commitment loss (a scalar).
+        coarse: `(B, N / stride, latent_dims)` the first level's quantised latents with
+            straight-through gradients (what a recipe supervises to make that level phonetic).
     """
 
     reconstruction: torch.Tensor
     codes: torch.Tensor
     commitment: torch.Tensor
+    coarse: torch.Tensor | None = None
 
 
 class WorldFrameCodec(ModelMixin, ConfigMixin):
@@ -240,7 +243,8 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             voicing only, so a phoneme's tokens do not change with its pitch. The decoder adds
             a learned embedding of the pitch code to the quantised latent. Pitch apart from
             content as in FACodec (Ju et al. 2024, NaturalSpeech 3).
-        pitch_bins: steps of the pitch code (at most `codebook_size`).
+        pitch_bins: steps of the pitch code, at most `codebook_size` (None: `codebook_size`, so
+            every code a language model can draw at level 1 is a pitch).
     """
 
     @register_to_config
@@ -264,11 +268,14 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         pitch_codebook: bool = False,
-        pitch_bins: int = 512,
+        pitch_bins: int | None = None,
     ):
         super().__init__()
         if stride < 1 or stride & (stride - 1):
             raise EmogenError(f"stride must be a power of two, got {stride}")
+        if pitch_bins is None:
+            pitch_bins = codebook_size
+            self.register_to_config(pitch_bins=pitch_bins)
         if pitch_codebook and (num_codebooks < 2 or not 2 <= pitch_bins <= codebook_size):
             raise EmogenError(
                 "pitch_codebook needs num_codebooks >= 2 and pitch_bins in [2, codebook_size], "
@@ -362,12 +369,14 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             raise EmogenError(f"frames must be a multiple of {self.config.stride} long")
         latents = self.encoder(self._encoder_input(frames).transpose(1, 2)).transpose(1, 2)
         quantised, codes, commitment = self.quantizer(latents, levels)
+        first = self.quantizer.codebooks[0][codes[:, 0]]
+        coarse = latents + (first - latents).detach()
         if self.config.pitch_codebook:
             pitch = self.pitch_codes(frames)
             quantised = quantised + self.pitch_embedding(pitch)
             codes = self._with_pitch(codes, pitch)
         reconstruction = self.decoder(quantised.transpose(1, 2)).transpose(1, 2)
-        return WorldFrameCodecOutput(reconstruction, codes, commitment)
+        return WorldFrameCodecOutput(reconstruction, codes, commitment, coarse)
 
     def _encoder_input(self, frames: torch.Tensor) -> torch.Tensor:
         """`(B, N, D)` normalised frames the encoder reads: log F0 at its mean (0) when the

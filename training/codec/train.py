@@ -61,6 +61,7 @@ CONFIG_KEYS = {
     "f0_weight": float,
     "commitment_weight": float,
     "quantizer_dropout": float,  # share of steps decoding with the first 1..Q-1 levels only
+    "phoneme_weight": float,  # phoneme classification of the first level (0: none)
     "freeze_codebooks": bool,  # adapting a codec (init_from): the tokens keep their meaning
     # optimisation
     "steps": int,
@@ -87,6 +88,7 @@ LOG_FIELDS = [
     "loss",
     "reconstruction_loss",
     "commitment_loss",
+    "phoneme_loss",
     "eval_loss",
     "lr",
     "seconds",
@@ -108,6 +110,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         raise EmogenError(f"{name_or_path}: crop_frames must be a multiple of stride")
     if not 0.0 <= config["quantizer_dropout"] <= 1.0:
         raise EmogenError(f"{name_or_path}: quantizer_dropout must be in [0, 1]")
+    if config["phoneme_weight"] < 0:
+        raise EmogenError(f"{name_or_path}: phoneme_weight must be >= 0")
     return config
 
 
@@ -121,13 +125,15 @@ def build_data(
             used (None: the recipe's analysis, statistics fitted on the training utterances).
 
     Returns:
-        `(train, held_out, normalizer, vocoder)`: normalised `(N, D)` float32 tensors of the
-        training and held-out utterances, the `FrameNormalizer` and the analysis.
+        `(train, held_out, normalizer, vocoder, phonemes)`: `(frames, labels)` pairs of the
+        training and held-out utterances (normalised `(N, D)` float32 frames and `(N,)` int64
+        phoneme classes of each frame, -100 where the manifest has no alignment), the
+        `FrameNormalizer`, the analysis, and the phoneme classes (sorted phoneme characters).
     """
     from emogen.errors import EmogenError
     from emogen.speech.corpus import read_manifest
     from emogen.speech.feature_cache import cached_world_frames
-    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
+    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder, phoneme_frame_durations
     from emogen.speech.world import WorldVocoder
 
     manifest = read_manifest(manifest_path)
@@ -154,23 +160,57 @@ def build_data(
     else:  # an adapted codec keeps its statistics: the tokens keep their meaning
         normalizer = codec.normalizer
 
-    def tensors(ids: list[str]) -> list[torch.Tensor]:
-        return [torch.from_numpy(normalizer.normalize(frames[i])) for i in ids]
+    phonemes = sorted({entry[0] for u in manifest for entry in u.alignment or ()})
+    classes = {phoneme: index for index, phoneme in enumerate(phonemes)}
+    utterances = {u.id: u for u in manifest}
 
-    return tensors(train_ids), tensors(held_ids), normalizer, vocoder
+    def labels(identifier: str) -> torch.Tensor:
+        """The phoneme class of each frame: the phoneme whose span holds its centre."""
+        count, alignment = frames[identifier].shape[0], utterances[identifier].alignment
+        if not alignment:
+            return torch.full((count,), -100, dtype=torch.long)
+        durations = phoneme_frame_durations(alignment, count, vocoder.config.frame_period_ms)
+        ids = [classes[entry[0]] for entry in alignment]
+        return torch.from_numpy(np.repeat(ids, durations).astype(np.int64))
+
+    def pairs(ids: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.from_numpy(normalizer.normalize(frames[i])), labels(i)) for i in ids]
+
+    return pairs(train_ids), pairs(held_ids), normalizer, vocoder, phonemes
 
 
 def draw_batch(
-    utterances: list[torch.Tensor], size: int, crop: int, generator: torch.Generator
-) -> torch.Tensor:
-    """`(size, crop, D)` random crops of random utterances."""
+    utterances: list[tuple[torch.Tensor, torch.Tensor]],
+    size: int,
+    crop: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(size, crop, D)` random crops of random utterances and their `(size, crop)` phoneme
+    classes."""
     picks = torch.randint(len(utterances), (size,), generator=generator).tolist()
-    rows = []
+    rows, classes = [], []
     for index in picks:
-        frames = utterances[index]
+        frames, labels = utterances[index]
         start = int(torch.randint(frames.shape[0] - crop + 1, (1,), generator=generator))
         rows.append(frames[start : start + crop])
-    return torch.stack(rows)
+        classes.append(labels[start : start + crop])
+    return torch.stack(rows), torch.stack(classes)
+
+
+class CodecTrainingModule(torch.nn.Module):
+    """The codec and, with `num_phonemes`, a linear phoneme classifier on its first level's
+    quantised latents: SpeechTokenizer's semantic guidance of the first RVQ level (Zhang et
+    al. 2024), with the corpus's phoneme alignment as the teacher, so that the first level
+    (the one a codec language model predicts first) is phonetic."""
+
+    def __init__(self, codec: Any, num_phonemes: int = 0):
+        super().__init__()
+        self.codec = codec
+        latent = codec.config.latent_dims
+        self.phoneme_probe = torch.nn.Linear(latent, num_phonemes) if num_phonemes else None
+
+    def forward(self, frames: torch.Tensor, levels: int | None = None) -> Any:
+        return self.codec(frames, levels)
 
 
 def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, f0_weight: float):
@@ -225,7 +265,7 @@ def train(
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
     base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
-    train_frames, held_frames, normalizer, vocoder = build_data(
+    train_frames, held_frames, normalizer, vocoder, phonemes = build_data(
         Path(manifest), out, config, accelerator, base
     )
     record_run_config(out, config, accelerator)
@@ -234,7 +274,7 @@ def train(
         codec = base
     else:
         codec = WorldFrameCodec(
-            frame_dims=train_frames[0].shape[1],
+            frame_dims=train_frames[0][0].shape[1],
             channels=config["channels"],
             latent_dims=config["latent_dims"],
             num_codebooks=config["num_codebooks"],
@@ -246,20 +286,24 @@ def train(
             aperiodicity_stride=vocoder.config.aperiodicity_stride,
         ).with_statistics(normalizer)
     codec.quantizer.frozen = config["freeze_codebooks"]
+    supervised = config["phoneme_weight"] > 0 and bool(phonemes)
+    if config["phoneme_weight"] > 0 and not phonemes:
+        logger.warning("phoneme_weight is set but the manifest has no alignment: no phoneme loss")
+    training_module = CodecTrainingModule(codec, len(phonemes) if supervised else 0)
     num_parameters = sum(p.numel() for p in codec.parameters())
     logger.info(
         "%d training utterances (%d frames), %d held out; %d parameters",
         len(train_frames),
-        sum(f.shape[0] for f in train_frames),
+        sum(f.shape[0] for f, _ in train_frames),
         len(held_frames),
         num_parameters,
     )
     model, optimizer, lr_scheduler, ema, start_step = prepare_training(
-        accelerator, codec, config, out, resume
+        accelerator, training_module, config, out, resume
     )
     log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
     eval_source = held_frames or train_frames
-    eval_batch = draw_batch(
+    eval_batch, _ = draw_batch(
         eval_source,
         config["batch_size"],
         config["crop_frames"],
@@ -267,15 +311,26 @@ def train(
     )
 
     content_levels = codec.quantizer.num_codebooks
+    stride = codec.config.stride
 
-    def losses_of(frames: torch.Tensor, levels: int | None) -> dict[str, torch.Tensor]:
+    def losses_of(
+        frames: torch.Tensor, labels: torch.Tensor, levels: int | None
+    ) -> dict[str, torch.Tensor]:
         output = model(frames.to(accelerator.device), levels)
-        return {
+        losses = {
             "reconstruction": reconstruction_loss(
                 output.reconstruction, frames.to(accelerator.device), config["f0_weight"]
             ),
             "commitment": config["commitment_weight"] * output.commitment,
         }
+        if supervised:  # the class of each token frame's middle frame
+            probe = accelerator.unwrap_model(model).phoneme_probe
+            targets = labels[:, stride // 2 :: stride].to(accelerator.device)
+            logits = probe(output.coarse.float())
+            losses["phoneme"] = config["phoneme_weight"] * torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
+            )
+        return losses
 
     def evaluate() -> float:
         def measure(module) -> float:
@@ -289,13 +344,17 @@ def train(
     if start_step == 0:
         log_rows = [{"step": 0, "eval_loss": f"{evaluate():.6f}", "seconds": 0}]
     started = time.perf_counter()
-    window: dict[str, list[float]] = {"loss": [], "reconstruction": [], "commitment": []}
+    window: dict[str, list[float]] = {
+        "loss": [], "reconstruction": [], "commitment": [], "phoneme": []
+    }  # fmt: skip
     model.train()
     last_step = min(config["steps"], stop_after) if stop_after is not None else config["steps"]
     bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
-        batch = draw_batch(train_frames, config["batch_size"], config["crop_frames"], generator)
+        batch, labels = draw_batch(
+            train_frames, config["batch_size"], config["crop_frames"], generator
+        )
         # SoundStream's quantizer dropout (Zeghidour et al. 2021): some steps decode from the
         # coarse levels alone, so those carry as much of the frame as they can.
         levels = None
@@ -307,7 +366,7 @@ def train(
         loss, losses = optimisation_step(
             accelerator,
             model,
-            lambda batch=batch, levels=levels: losses_of(batch, levels),
+            lambda batch=batch, labels=labels, levels=levels: losses_of(batch, labels, levels),
             optimizer,
             lr_scheduler,
             config["max_grad_norm"],
@@ -322,6 +381,7 @@ def train(
                 "loss": f"{np.mean(window['loss']):.6f}",
                 "reconstruction_loss": f"{np.mean(window['reconstruction']):.6f}",
                 "commitment_loss": f"{np.mean(window['commitment']):.6f}",
+                "phoneme_loss": f"{np.mean(window['phoneme']):.6f}" if supervised else "",
                 "eval_loss": f"{evaluate():.6f}" if evaluated else "",
                 "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
                 "seconds": round(time.perf_counter() - started, 2),
@@ -349,7 +409,7 @@ def train(
         module = accelerator.unwrap_model(model)
         if ema is not None:
             ema.copy_to(module.parameters())
-        module.eval().save_pretrained(out / CODEC)
+        module.codec.eval().save_pretrained(out / CODEC)
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the codec to %s: %s", out / CODEC, summary)
     accelerator.wait_for_everyone()
