@@ -128,7 +128,9 @@ def test_world_codec_pitch_level_codes_log_f0_apart_from_the_envelope() -> None:
     assert torch.equal(one[:, [0, 2]], two[:, [0, 2]]) and not torch.equal(one[:, 1], two[:, 1])
     codes = codec.encode(_tone(0.5), RATE)
     assert codes.shape[0] == 3 and int(codes[1].max()) < 16
-    assert np.isfinite(codec.decode(codes)).all()
+    full, coarse = codec.decode_frames(codes), codec.decode_frames(codes, levels=1)
+    assert np.isfinite(full).all() and full.shape == coarse.shape
+    assert not np.allclose(full, coarse)  # the residual level is left out
     bad = codes.clone()
     bad[1, 0] = 16
     with pytest.raises(EmogenError, match=r"pitch codes \(level 1\) must be in \[0, 16\)"):

@@ -3,7 +3,8 @@
 Each sentence of sentences.txt (held out from every training corpus) is spoken by `tts-default`
 neutrally and in two emotions (happy, sad at intensity 1), then
 - WORLD analysis + synthesis alone (the ceiling of a WORLD-frame codec), and
-- each codec given: `encode` then `decode`,
+- each codec given: `encode` then `decode`, and `decode` from its first residual-VQ level only
+  (with the pitch level of a pitch codec): what a codec language model's first level carries,
 are measured against the original: Whisper tiny.en word error rate (the original's own WER is
 the floor), mel-cepstral distortion in dB over voiced frames (MCD, Kubichek 1993, on the coded
 envelope the frames carry: 10 / ln 10 * sqrt(2 * sum of squared coefficient differences),
@@ -69,7 +70,8 @@ def main() -> None:
     codecs = {Path(c).as_posix(): WorldFrameCodec.from_pretrained(c).eval() for c in args.codec}
     first = next(iter(codecs.values()))
     vocoder, coder = first.vocoder, first.coder
-    methods = ["original", "WORLD analysis + synthesis", *codecs]
+    methods = ["original", "WORLD analysis + synthesis"]
+    methods += [m for name in codecs for m in (name, f"{name}, first level")]
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     seconds_of_audio, timing = 0.0, {name: 0.0 for name in codecs}
     for index, sentence in enumerate(sentences):
@@ -84,8 +86,10 @@ def main() -> None:
             }
             for name, codec in codecs.items():
                 start = time.perf_counter()
-                outputs[name] = codec.decode(codec.encode(audio, rate))
+                codes = codec.encode(audio, rate)
+                outputs[name] = codec.decode(codes)
                 timing[name] += time.perf_counter() - start
+                outputs[f"{name}, first level"] = codec.decode(codes, levels=1)
             base = acoustic_correlates(audio, rate, text=sentence)
             for method, waveform in outputs.items():
                 frames = coder.encode(vocoder.analyze(waveform, rate))

@@ -420,8 +420,9 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         return codes[0]
 
     @torch.no_grad()
-    def decode_frames(self, codes: torch.Tensor) -> np.ndarray:
-        """`(Q, T)` codes -> `(T * stride, D)` WORLD frame rows."""
+    def decode_frames(self, codes: torch.Tensor, levels: int | None = None) -> np.ndarray:
+        """`(Q, T)` codes -> `(T * stride, D)` WORLD frame rows, from the first `levels`
+        residual-VQ levels only when given (the pitch level is always read)."""
         codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
         if codes.ndim != 2:
             raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
@@ -434,10 +435,10 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
                 )
             if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
                 raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
-            content = torch.cat([codes[:1], codes[2:]])
+            content = torch.cat([codes[:1], codes[2:]])[:levels]
             latents = self.quantizer.lookup(content[None]) + self.pitch_embedding(pitch)[None]
         else:
-            latents = self.quantizer.lookup(codes[None])
+            latents = self.quantizer.lookup(codes[None, :levels])
         normalised = self.decoder(latents.transpose(1, 2))[0].T.float().cpu().numpy()
         return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
 
@@ -449,9 +450,10 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         audio = resample(audio, int(sample_rate), self.sample_rate)
         return self.encode_frames(self.coder.encode(self.vocoder.analyze(audio, self.sample_rate)))
 
-    def decode(self, codes: torch.Tensor) -> np.ndarray:
-        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate`."""
-        return self.vocoder.synthesize(self.coder.decode(self.decode_frames(codes)))
+    def decode(self, codes: torch.Tensor, levels: int | None = None) -> np.ndarray:
+        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate` (`levels`: as in
+        `decode_frames`)."""
+        return self.vocoder.synthesize(self.coder.decode(self.decode_frames(codes, levels)))
 
 
 class EncodecCodec(EmogenComponent):
