@@ -12,7 +12,9 @@ Two codecs behind one interface (`AudioCodec`: `encode`, `decode`, `sample_rate`
   carries the coarse frame and the others refine it. Codebooks learn by exponential moving
   averages (van den Oord et al. 2017, appendix; Razavi et al. 2019) and entries nobody picks are
   restarted on random encoder outputs (Dhariwal et al. 2020, Jukebox). A mirrored decoder
-  restores the frames, and WORLD synthesises the waveform.
+  restores the frames, and WORLD synthesises the waveform. With `pitch_codebook`, level 1 is
+  the token frame's log F0 on an even grid and the encoder does not see F0, so the residual-VQ
+  levels carry the envelope alone (FACodec's split of prosody from content; Ju et al. 2024).
 - `EncodecCodec`: transformers' `EncodecModel` (the same network as the `encodec` package, which
   emogen never installs: it pulls torchaudio) for users who have its weights; loaded with
   `from_pretrained` from a local folder.
