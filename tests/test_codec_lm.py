@@ -193,6 +193,8 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
     assert first.category == "happy" and second.valence < first.valence
     with pytest.raises(EmogenError, match="best_of"):
         pipe("Hello.", best_of=0)
+    with pytest.raises(EmogenError, match="needs sampling"):  # greedy: N identical candidates
+        pipe("Hello.", best_of=2, top_k=1)
     # a fresh process loads it too (diffusers only loads components of imported modules)
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys; from emogen.pipelines import load_pipeline; "
@@ -300,15 +302,17 @@ def test_voice_finetune_command(
 
 
 def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
-    """pipelines/tts-codec-lm: at most 40 MB, the sampling chosen by tune_sampling.py, and a
-    sentence of speech of a plausible length for its words."""
+    """pipelines/tts-codec-lm: at most 40 MB, the decoding chosen by tune_sampling.py (greedy,
+    no guidance), and a sentence of speech of a plausible length for its words."""
     from emogen.pipelines import SHIPPED_DIR, CodecLMTTSPipeline, load_pipeline
 
     folder = SHIPPED_DIR / "tts-codec-lm"
     assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) <= 40e6
     pipe = load_pipeline("tts-codec-lm")
     assert isinstance(pipe, CodecLMTTSPipeline)
-    assert (pipe.config.temperature, pipe.config.top_k) == (0.5, 10)
+    config = pipe.config
+    assert (config.temperature, config.top_k, config.emotion_guidance_scale) == (1.0, 1, 1.0)
+    assert pipe.codec.config.pitch_codebook  # level 1 is the pitch (training/codec, pitch)
     out = pipe("We walked along the river.", emotion="happy", generator=0)
     audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05

@@ -167,6 +167,11 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             raise EmogenError(f"best_of must be an integer >= 1, got {best_of!r}")
         if best_of > 1 and getattr(self, "estimator", None) is None:
             raise EmogenError("best_of > 1 needs the pipeline's estimator (the verifier)")
+        if best_of > 1 and top_k == 1:
+            raise EmogenError(
+                "best_of > 1 needs sampling: with top_k 1 (greedy, the default) every candidate "
+                "is the same; give top_k > 1, e.g. best_of=4, temperature=0.8, top_k=50"
+            )
         seed = resolve_seed(generator)
         torch_generator = torch.Generator().manual_seed(0 if seed is None else seed)
 

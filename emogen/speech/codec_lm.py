@@ -316,8 +316,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 emotion); needed when `guidance_scale != 1`.
             guidance_scale: classifier-free guidance on the emotion (1: none).
             temperature: softmax temperature (> 0).
-            top_k: keep the k most likely entries (None: all).
+            top_k: keep the k most likely entries (None: all); 1 is greedy decoding.
             top_p: keep the smallest set with this much probability (nucleus; None: all).
+                The pointer's advances are drawn at `temperature` without top-k or top-p.
             max_frames: stop a row after this many frames.
             min_frames: END is not accepted before this many frames.
             generator: the sampling's random generator.
@@ -389,7 +390,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 moves = self.advance_head(last).float()
                 if guided:
                     moves = moves[batch:] + guidance_scale * (moves[:batch] - moves[batch:])
-                advance = _sample(moves, temperature, top_k, top_p, generator)
+                # drawn at the temperature but never truncated: under greedy decoding
+                # (top-k 1) the likelier "stay" would hold the pointer on one phoneme for ever
+                advance = _sample(moves, temperature, None, None, generator)
                 for row in range(batch):
                     if lengths[row] >= 0:
                         continue
