@@ -302,8 +302,8 @@ def test_voice_finetune_command(
 
 
 def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
-    """pipelines/tts-codec-lm: at most 40 MB, the decoding chosen by tune_sampling.py (greedy,
-    no guidance), and a sentence of speech of a plausible length for its words."""
+    """pipelines/tts-codec-lm: at most 40 MB, the decoding chosen by tune_sampling.py, and a
+    sentence of speech of a plausible length for its words."""
     from emogen.pipelines import SHIPPED_DIR, CodecLMTTSPipeline, load_pipeline
 
     folder = SHIPPED_DIR / "tts-codec-lm"
@@ -311,7 +311,7 @@ def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
     pipe = load_pipeline("tts-codec-lm")
     assert isinstance(pipe, CodecLMTTSPipeline)
     config = pipe.config
-    assert (config.temperature, config.top_k, config.emotion_guidance_scale) == (1.0, 1, 1.0)
+    assert (config.temperature, config.top_k, config.emotion_guidance_scale) == (0.3, 5, 1.0)
     assert pipe.codec.config.pitch_codebook  # level 1 is the pitch (training/codec, pitch)
     out = pipe("We walked along the river.", emotion="happy", generator=0)
     audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate

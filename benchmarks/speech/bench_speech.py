@@ -29,8 +29,8 @@ factor of one sentence at angry:0.7 on one thread, and for a codec-LM pipeline i
 second (codec frames x codebooks of that sentence / its wall time). VC pipelines convert that
 neutral rendering (`source_emotion="neutral"`). `--best-of N` adds a row for each codec-LM
 pipeline generating N candidates per sentence and keeping the verifier's best (Llasa's
-inference-time scaling; candidates sampled at temperature 0.8, top-k 50, as the pipeline
-may decode greedily), so whether it helps is measured in the same run.
+inference-time scaling; candidates sampled at the recipe's temperature 0.8, top-k 50, for
+variety), so whether it helps is measured in the same run.
 
     .venv/bin/python benchmarks/speech/bench_speech.py --sentences 12 \
         --compare tts-default tts-diffusion vc-default vc-diffusion
@@ -307,7 +307,7 @@ def compare(args) -> None:
         pipe = load_pipeline(name)
         variants.append((name, pipe, {}))
         if args.best_of and isinstance(pipe, CodecLMTTSPipeline):
-            # candidates must differ: sampled as the recipe samples (the default may be greedy)
+            # varied candidates: sampled as the recipe samples, not at the tuned default
             sampled = {"best_of": args.best_of, "temperature": 0.8, "top_k": 50}
             variants.append((f"{name} best of {args.best_of}", pipe, sampled))
     for name, pipe, extra in variants:

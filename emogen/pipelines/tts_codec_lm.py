@@ -55,7 +55,8 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
 
     Example:
         >>> pipe = load_pipeline("tts-codec-lm")
-        >>> out = pipe("I can't believe we won!", emotion="happy", generator=0, best_of=4)
+        >>> out = pipe("I can't believe we won!", emotion="happy", generator=0, best_of=4,
+        ...            temperature=0.8, top_k=50)  # varied candidates for the verifier
     """
 
     _optional_components = ["estimator"]  # noqa: RUF012 (diffusers reads a plain class list)
@@ -169,8 +170,8 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             raise EmogenError("best_of > 1 needs the pipeline's estimator (the verifier)")
         if best_of > 1 and top_k == 1:
             raise EmogenError(
-                "best_of > 1 needs sampling: with top_k 1 (greedy, the default) every candidate "
-                "is the same; give top_k > 1, e.g. best_of=4, temperature=0.8, top_k=50"
+                "best_of > 1 needs sampling: with top_k 1 (greedy) every candidate is the same; "
+                "give top_k > 1, e.g. best_of=4, temperature=0.8, top_k=50"
             )
         seed = resolve_seed(generator)
         torch_generator = torch.Generator().manual_seed(0 if seed is None else seed)
