@@ -135,6 +135,8 @@ def test_world_codec_pitch_level_codes_log_f0_apart_from_the_envelope() -> None:
     bad[1, 0] = 16
     with pytest.raises(EmogenError, match=r"pitch codes \(level 1\) must be in \[0, 16\)"):
         codec.decode(bad)
+    with pytest.raises(EmogenError, match="the codec's 3 levels, got 1"):
+        codec.decode(codes[:1])
     with pytest.raises(EmogenError, match="pitch_codebook needs"):
         WorldFrameCodec(num_codebooks=1, pitch_codebook=True)
 

@@ -429,12 +429,12 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         if codes.ndim != 2:
             raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
         if self.config.pitch_codebook:
-            pitch = codes[1]
-            if codes.shape[0] != self.config.num_codebooks:
+            if codes.shape[0] != self.config.num_codebooks:  # before reading level 1
                 raise EmogenError(
                     f"codes must have the codec's {self.config.num_codebooks} levels, got "
                     f"{codes.shape[0]}"
                 )
+            pitch = codes[1]
             if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
                 raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
             content = torch.cat([codes[:1], codes[2:]])[:levels]
