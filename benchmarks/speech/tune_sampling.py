@@ -25,10 +25,11 @@ ROOT = HERE.parents[1]
 SENTENCES = ROOT / "training" / "speech_emotion_estimator" / "sentences.txt"
 STRENGTHS = (1.0, 0.6, 0.3, 0.0)
 NOISE_SCALES = (1.0, 0.5)
-# Codec LM: from the recipe's default (0.8, 50) to greedy (top-k 1). VALL-E (Wang et al. 2023)
-# samples because greedy decoding loops; with the phoneme pointer emogen's model did not loop
-# (the pointer ends the utterance), and greedy decoding was the most intelligible on neutral
-# speech. Guidance 1 (none) as well: at 1.5 greedy angry speech was less intelligible.
+# Codec LM: from the recipe's default (0.8, 50) to greedy codes (top-k 1). VALL-E (Wang et al.
+# 2023) samples because greedy decoding loops; here the phoneme pointer ends the utterance, and
+# its advances are always drawn (greedy advances stall on one phoneme), so greedy codes are a
+# fair candidate. Guidance 1 (none) as well as 1.5: guidance trades intelligibility for
+# larger emotion moves.
 TEMPERATURES_TOP_K = ((0.8, 50), (0.5, 10), (0.3, 5), (1.0, 1))
 GUIDANCE_SCALES = (1.5, 1.0)
 
