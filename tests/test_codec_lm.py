@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from emogen.errors import EmogenError
-from emogen.speech.codec_lm import CodecLanguageModel, _sample, delay_codes, undelay_codes
+from emogen.speech.codec_lm import (
+    CodecLanguageModel,
+    _sample,
+    delay_codes,
+    phoneme_prior_table,
+    undelay_codes,
+)
 
 K = 16
 
@@ -144,6 +150,100 @@ def test_save_load_round_trip(memorised, tmp_path) -> None:
     )
 
 
+def test_durations_from_elsewhere_drive_the_pointer(memorised) -> None:
+    """`frame_phonemes` in generation: the pointer follows the given durations, the row has
+    exactly their frames, and bad owners are refused."""
+    model, tokens, _, codes, _, condition, _, _ = memorised
+    prompt = [tokens[0, :4]]
+    if not model.config.phoneme_alignment:
+        with pytest.raises(EmogenError, match="phoneme_alignment"):
+            model.generate(prompt, condition[:1], frame_phonemes=[torch.zeros(3)])
+        return
+    # the training durations: the memorised codes come back, frame for frame
+    owners = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+    replay = model.generate(prompt, condition[:1], top_k=1, frame_phonemes=[owners])
+    assert torch.equal(replay[0], codes[0])
+    stretched = torch.tensor([0] * 6 + [1] * 6 + [2] * 6 + [3] * 6)
+    longer = model.generate(prompt, condition[:1], top_k=1, frame_phonemes=[stretched])
+    assert longer[0].shape == (3, 24)  # 24 frames although the model would stop after 10
+    for bad, match in (
+        ([torch.tensor([1, 0])], "must not decrease"),
+        ([torch.tensor([0, 4])], "must not decrease and must lie in 0 .. 3"),
+        ([torch.tensor([])], "non-empty"),
+        ([owners, owners], "2 rows"),
+    ):
+        with pytest.raises(EmogenError, match=match):
+            model.generate(prompt, condition[:1], frame_phonemes=bad)
+
+
+def test_phoneme_prior_table_and_guidance(memorised, tmp_path) -> None:
+    """The prior counts log p(phoneme | first-level code); a large `phoneme_prior_scale` makes
+    each frame's first code one heard with its phoneme; it saves and loads with the model."""
+    table = phoneme_prior_table(
+        [torch.tensor([3, 7])], [torch.tensor([[1, 1, 2, 2]])], [torch.tensor([0, 0, 1, 1])],
+        phoneme_vocab_size=8, codebook_size=4, smoothing=0.5,
+    )  # fmt: skip
+    assert table.shape == (8, 4)
+    # code 1 was heard twice with phoneme 3: (2 + 0.5) / (2 + 8 * 0.5)
+    assert table[3, 1].exp().item() == pytest.approx(2.5 / 6)
+    assert table[7, 1].exp().item() == pytest.approx(0.5 / 6)
+    assert torch.allclose(table[:, 0].exp(), torch.full((8,), 1 / 8))  # never heard: uniform
+    model, tokens, _, _, _, condition, _, _ = memorised
+    prompt = [tokens[0, :4]]
+    if not model.config.phoneme_alignment:
+        with pytest.raises(EmogenError, match="phoneme_prior_scale > 0 needs"):
+            model.generate(prompt, condition[:1], phoneme_prior_scale=1.0)
+        return
+    with pytest.raises(EmogenError, match="phoneme_prior_scale > 0 needs"):
+        model.generate(prompt, condition[:1], phoneme_prior_scale=1.0)  # no prior yet
+    # a prior that hears phoneme p only with code p + 5 (the prompt's phonemes are 1 .. 4)
+    prior = torch.full((20, K), -20.0)
+    for phoneme in range(20):
+        prior[phoneme, (phoneme + 5) % K] = 0.0
+    with_prior = model.with_phoneme_prior(prior).eval()
+    owners = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+    generated = with_prior.generate(
+        prompt, condition[:1], top_k=1, frame_phonemes=[owners], phoneme_prior_scale=10.0
+    )[0]
+    assert torch.equal(generated[0], tokens[0, owners] + 5)
+    plain = with_prior.generate(prompt, condition[:1], top_k=1, frame_phonemes=[owners])[0]
+    assert torch.equal(
+        plain, model.generate(prompt, condition[:1], top_k=1, frame_phonemes=[owners])[0]
+    )
+    with_prior.save_pretrained(tmp_path / "lm")
+    loaded = CodecLanguageModel.from_pretrained(tmp_path / "lm")
+    assert torch.equal(loaded.phoneme_log_prior, prior)
+    with pytest.raises(EmogenError, match="must be"):
+        model.with_phoneme_prior(torch.zeros(3, 3))
+    with pytest.raises(EmogenError, match=">= 0"):
+        with_prior.generate(prompt, condition[:1], phoneme_prior_scale=-1.0)
+
+
+def test_own_history_trains_on_the_models_own_draws(memorised) -> None:
+    """Parallel scheduled sampling: with own_history the inputs hold the model's draws (the loss
+    changes, the targets do not), reproducibly for one generator; 0 is teacher forcing."""
+    model, tokens, token_lengths, codes, code_lengths, condition, _, _ = memorised
+    owners = None
+    if model.config.phoneme_alignment:
+        owners = torch.tensor([[0, 0, 1, 1, 1, 2, 2, 3, 3, 3], [0, 0, 2, 2, 2, 2, 0, 0, 0, 0]])
+    args = (condition, tokens, token_lengths, codes, code_lengths, owners)
+    with torch.no_grad():
+        forced = model(*args).loss
+        assert torch.equal(model(*args, own_history=0.0).loss, forced)
+        # random inputs: a model that learned by heart loses its footing
+        noisy = model.from_config(model.config).eval()
+        first = noisy(*args, own_history=1.0, generator=torch.Generator().manual_seed(0)).loss
+        again = noisy(*args, own_history=1.0, generator=torch.Generator().manual_seed(0)).loss
+        assert torch.equal(first, again)
+        teacher = noisy(*args).loss
+    assert not torch.equal(first, teacher)
+    grads = model.train()(*args, own_history=0.5, generator=torch.Generator().manual_seed(1))
+    grads.loss.backward()
+    assert all(p.grad is not None for p in model.heads.parameters())
+    model.zero_grad()
+    model.eval()
+
+
 @pytest.fixture(scope="module")
 def tiny_lm_run(recipe_module, tiny_codec_run, tiny_corpus, tmp_path_factory):
     """The codec-LM recipe's tiny config trained once: `(run folder, summary)`."""
@@ -195,6 +295,9 @@ def test_recipe_tiny_learns_resumes_and_saves_a_pipeline(
         pipe("Hello.", best_of=0)
     with pytest.raises(EmogenError, match="needs sampling"):  # greedy: N identical candidates
         pipe("Hello.", best_of=2, top_k=1)
+    assert pipe.config.phoneme_prior_scale == 0.0  # no pointer, so no phoneme prior
+    with pytest.raises(EmogenError, match="phoneme_prior_scale > 0 needs"):
+        pipe("Hello.", phoneme_prior_scale=1.0)
     # a fresh process loads it too (diffusers only loads components of imported modules)
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys; from emogen.pipelines import load_pipeline; "
@@ -239,6 +342,15 @@ def test_recipe_with_the_phoneme_pointer(
     assert pipe.language_model.config.phoneme_alignment
     out = pipe("Hello there.", emotion="angry", generator=0)
     assert out.audios[0].size > 0 and np.isfinite(out.audios[0]).all()
+    # the phoneme prior counted on the training sentences is exported with the model
+    prior = pipe.language_model.phoneme_log_prior.exp()
+    assert torch.allclose(prior.sum(0), torch.ones(prior.shape[1]))  # p(phoneme | code)
+    heard = torch.cat([row["codes"][0] for row in rows]).unique()  # held-out rows' codes too
+    leaning = prior[:, heard].max(0).values > 1.5 / prior.shape[0]  # towards some phonemes
+    assert leaning.float().mean() > 0.8
+    assert torch.allclose(prior[:, ~leaning], prior[0, ~leaning])  # unheard codes: uniform
+    guided = pipe("Hello there.", emotion="angry", generator=0, phoneme_prior_scale=2.0)
+    assert guided.audios[0].size > 0 and np.isfinite(guided.audios[0]).all()
     unaligned = Path(tiny_corpus).with_name("unaligned.jsonl")  # its wav paths are relative
     lines = [json.loads(line) for line in Path(tiny_corpus).read_text().splitlines()]
     unaligned.write_text("".join(json.dumps({**line, "alignment": None}) + "\n" for line in lines))

@@ -1,6 +1,7 @@
 """Choose a learned pipeline's sampling settings on sentences that are neither in the training
 corpus nor in the benchmark: `diffusion_strength` and `noise_scale` for the diffusion models,
-`temperature`, `top_k` and `emotion_guidance_scale` for a codec LM.
+`temperature`, `top_k`, `emotion_guidance_scale` and (when its model has one) `phoneme_prior_scale`
+for a codec LM.
 
 For each setting of the grid: Whisper WER of the neutral and angry outputs, and how far angry
 moves F0 (semitones) and energy (dB) from neutral (voice conversion converts the embedded TTS's
@@ -32,10 +33,23 @@ NOISE_SCALES = (1.0, 0.5)
 # larger emotion moves.
 TEMPERATURES_TOP_K = ((0.8, 50), (0.5, 10), (0.3, 5), (1.0, 1))
 GUIDANCE_SCALES = (1.5, 1.0)
+# With a phoneme prior (CodecLanguageModel.generate): none and two weights, at the temperature
+# and top-k chosen without it (sampling_tts-codec-lm-base.md, 2026-11-23).
+PRIOR_SCALES = (0.0, 1.0, 3.0)
+PRIOR_TEMPERATURES_TOP_K = ((0.3, 5),)
 
 
-def _grid(codec_lm: bool) -> list[dict]:
-    if codec_lm:
+def _grid(pipe) -> list[dict]:
+    from emogen.pipelines import CodecLMTTSPipeline
+
+    if isinstance(pipe, CodecLMTTSPipeline) and pipe.language_model.config.phoneme_prior:
+        return [
+            {"temperature": t, "top_k": k, "emotion_guidance_scale": g, "phoneme_prior_scale": p}
+            for g, (t, k), p in itertools.product(
+                GUIDANCE_SCALES, PRIOR_TEMPERATURES_TOP_K, PRIOR_SCALES
+            )
+        ]
+    if isinstance(pipe, CodecLMTTSPipeline):
         return [
             {"temperature": t, "top_k": k, "emotion_guidance_scale": g}
             for g, (t, k) in itertools.product(GUIDANCE_SCALES, TEMPERATURES_TOP_K)
@@ -57,7 +71,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from emogen.eval.speech import acoustic_correlates, transcribe, word_error_counts
-    from emogen.pipelines import CodecLMTTSPipeline, EmotionalVCPipeline, load_pipeline
+    from emogen.pipelines import EmotionalVCPipeline, load_pipeline
 
     texts = [t for t in SENTENCES.read_text().splitlines() if t.strip()][: args.sentences]
     pipe = load_pipeline(args.pipeline)
@@ -67,7 +81,7 @@ def main() -> None:
         tts = load_pipeline("tts-default")
         sources = [tts(t, generator=i) for i, t in enumerate(texts)]
     rows = []
-    for setting in _grid(isinstance(pipe, CodecLMTTSPipeline)):
+    for setting in _grid(pipe):
         pipe.register_to_config(**setting)
         errors, f0, energy = [], [], []
         for i, text in enumerate(texts):

@@ -50,8 +50,8 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         emotion_encoder: the shared `EmotionEncoder` the model was trained with.
         estimator: optional `SpeechEmotionEstimator` for the best-of-N verifier.
 
-    Config: `emotion_guidance_scale`, `temperature`, `top_k`, `top_p` and `best_of` (the
-    defaults of `__call__`), `max_characters`, `sentence_pause_s`.
+    Config: `emotion_guidance_scale`, `temperature`, `top_k`, `top_p`, `best_of` and
+    `phoneme_prior_scale` (the defaults of `__call__`), `max_characters`, `sentence_pause_s`.
 
     Example:
         >>> pipe = load_pipeline("tts-codec-lm")
@@ -75,6 +75,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         top_k: int | None = 50,
         top_p: float | None = None,
         best_of: int = 1,
+        phoneme_prior_scale: float = 0.0,
     ):
         DiffusionPipeline.__init__(self)
         if codec.num_codebooks != language_model.config.num_codebooks or (
@@ -100,6 +101,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             top_k=top_k,
             top_p=top_p,
             best_of=best_of,
+            phoneme_prior_scale=phoneme_prior_scale,
         )
 
     renderer = None  # no rule-based path: sentence pauses are the configured ones
@@ -129,6 +131,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         top_k: int | None = None,
         top_p: float | None = None,
         best_of: int | None = None,
+        phoneme_prior_scale: float | None = None,
         generator: int | torch.Generator | np.random.Generator | None = None,
         output_type: str = "np",
         return_dict: bool = True,
@@ -144,6 +147,8 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             emotion_guidance_scale: classifier-free guidance on the emotion (1: none).
             temperature, top_k, top_p: sampling (None: the config's).
             best_of: candidates per sentence for the verifier (None: the config's; 1: none).
+            phoneme_prior_scale: weight of the model's phoneme prior on the first codec level
+                (`CodecLanguageModel.generate`; None: the config's; 0: none).
             generator: seed of the sampling.
             output_type: "np" or "pt".
             return_dict: return an `EmotionalSpeechOutput` instead of a tuple.
@@ -164,6 +169,9 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         top_k = config.top_k if top_k is None else top_k
         top_p = config.top_p if top_p is None else top_p
         best_of = config.best_of if best_of is None else best_of
+        prior_scale = (
+            config.phoneme_prior_scale if phoneme_prior_scale is None else phoneme_prior_scale
+        )
         if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of < 1:
             raise EmogenError(f"best_of must be an integer >= 1, got {best_of!r}")
         if best_of > 1 and getattr(self, "estimator", None) is None:
@@ -214,6 +222,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             top_p=top_p,
             max_frames=max_frames,
             generator=torch_generator,
+            phoneme_prior_scale=float(prior_scale),
         )
 
         # 4. decode, verify, join

@@ -48,7 +48,13 @@ from torch import nn
 
 from ..errors import EmogenError
 
-__all__ = ["CodecLanguageModel", "CodecLanguageModelOutput", "delay_codes", "undelay_codes"]
+__all__ = [
+    "CodecLanguageModel",
+    "CodecLanguageModelOutput",
+    "delay_codes",
+    "phoneme_prior_table",
+    "undelay_codes",
+]
 
 
 def delay_codes(codes: torch.Tensor, bos: int, end: int) -> torch.Tensor:
@@ -96,6 +102,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         phoneme_alignment: follow a phoneme pointer (module docstring); `forward` then needs
             `frame_phonemes`.
         max_advance: the most phonemes the pointer moves on in one frame.
+        phoneme_prior: hold a `(phoneme_vocab_size, codebook_size)` table `phoneme_log_prior` of
+            log p(phoneme | first-level code), counted on the training data
+            (`phoneme_prior_table`), for `generate`'s `phoneme_prior_scale`.
     """
 
     @register_to_config
@@ -114,6 +123,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         dropout: float = 0.0,
         phoneme_alignment: bool = False,
         max_advance: int = 3,
+        phoneme_prior: bool = False,
     ):
         super().__init__()
         from transformers import LlamaConfig, LlamaModel
@@ -145,6 +155,22 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             self.current_phoneme = nn.Embedding(phoneme_vocab_size + 1, hidden_size)
             self.next_phoneme = nn.Embedding(phoneme_vocab_size + 1, hidden_size)
             self.advance_head = nn.Linear(hidden_size, max_advance + 1)
+        if phoneme_prior:
+            self.register_buffer(
+                "phoneme_log_prior", torch.zeros(phoneme_vocab_size, codebook_size)
+            )
+
+    def with_phoneme_prior(self, table: torch.Tensor) -> CodecLanguageModel:
+        """A copy of this model holding `table` (`phoneme_prior_table`) as its phoneme prior."""
+        config = self.config
+        expected = (config.phoneme_vocab_size, config.codebook_size)
+        if tuple(table.shape) != expected:
+            raise EmogenError(f"the phoneme prior must be {expected}, got {tuple(table.shape)}")
+        model = type(self).from_config(config, phoneme_prior=True)
+        state = {k: v for k, v in self.state_dict().items() if k != "phoneme_log_prior"}
+        model.load_state_dict({**state, "phoneme_log_prior": table.float()})
+        model = model.to(self.device)
+        return model if model.dtype == self.dtype else model.to(self.dtype)
 
     @property
     def bos(self) -> int:
@@ -189,6 +215,8 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         codes: torch.Tensor,
         code_lengths: torch.Tensor,
         frame_phonemes: torch.Tensor | None = None,
+        own_history: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> CodecLanguageModelOutput:
         """Teacher-forced loss of a right-padded batch.
 
@@ -201,6 +229,11 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             frame_phonemes: `(B, T)` the phoneme (index into the row's tokens) each frame
                 belongs to, non-decreasing; needed with `phoneme_alignment`. The loss then adds
                 the cross-entropy of the pointer's advances.
+            own_history: parallel scheduled sampling (Duckworth et al. 2019): the share of
+                input codes replaced by the model's own draws from a teacher-forced pass
+                without gradients, so that training sees the mistakes generation feeds back
+                (exposure bias; Bengio et al. 2015). The targets stay the real codes.
+            generator: the draws' random generator (with `own_history`).
         """
         batch, num_codebooks, frames = codes.shape
         if num_codebooks != self.config.num_codebooks:
@@ -217,7 +250,6 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         inputs = torch.full(
             (batch, num_codebooks, steps), self.bos, dtype=torch.long, device=device
         )
-        rows_embeddings, rows_masks, starts = [], [], []
         for row in range(batch):
             length = int(code_lengths[row])
             delayed = delay_codes(codes[row, :, :length].cpu(), self.bos, self.end).to(device)
@@ -228,10 +260,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             targets[row, 0, length] = self.end
             inputs[row, :, 1 : count + 1] = delayed
             inputs[row, :, count + 1 :] = self.end
-        prompt = self._prompt(condition, tokens)
-        audio = self._frame_inputs(inputs)
+        pointed = None
         if aligned:
-            audio = audio + torch.stack(
+            pointed = torch.stack(
                 [
                     self._pointer_inputs(
                         tokens[row, : int(token_lengths[row])],
@@ -241,22 +272,40 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                     for row in range(batch)
                 ]
             )  # fmt: skip
-        for row in range(batch):
-            used = self.config.prefix_length + int(token_lengths[row])
-            rows_embeddings.append(torch.cat([prompt[row, :used], audio[row]]))
-            starts.append(used)
-        total = max(len(e) for e in rows_embeddings)
-        embeddings = prompt.new_zeros(batch, total, self.config.hidden_size)
-        mask = torch.zeros(batch, total, dtype=torch.long, device=device)
-        for row, rows in enumerate(rows_embeddings):
-            embeddings[row, : len(rows)] = rows
-            valid = starts[row] + int(code_lengths[row]) + num_codebooks
-            mask[row, :valid] = 1
-            rows_masks.append(valid)
-        hidden = self.transformer(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
-        audio_hidden = torch.stack(
-            [hidden[row, starts[row] : starts[row] + steps] for row in range(batch)]
-        )
+        prompt = self._prompt(condition, tokens)
+        starts = [self.config.prefix_length + int(length) for length in token_lengths]
+
+        def run(inputs: torch.Tensor) -> torch.Tensor:  # `(B, S, H)` hidden states of the audio
+            audio = self._frame_inputs(inputs) + (0 if pointed is None else pointed)
+            rows = [torch.cat([prompt[row, : starts[row]], audio[row]]) for row in range(batch)]
+            embeddings = prompt.new_zeros(batch, max(map(len, rows)), self.config.hidden_size)
+            mask = torch.zeros(embeddings.shape[:2], dtype=torch.long, device=device)
+            for row, embedded in enumerate(rows):
+                embeddings[row, : len(embedded)] = embedded
+                mask[row, : starts[row] + int(code_lengths[row]) + num_codebooks] = 1
+            hidden = self.transformer(inputs_embeds=embeddings, attention_mask=mask)
+            return torch.stack(
+                [hidden.last_hidden_state[row, starts[row] : starts[row] + steps]
+                 for row in range(batch)]
+            )  # fmt: skip
+
+        if own_history > 0:
+            with torch.no_grad():
+                scores = self._logits(run(inputs))[..., : self.config.codebook_size].float()
+            drawn = (
+                torch.multinomial(
+                    scores.softmax(-1).reshape(-1, scores.shape[-1]).cpu(), 1, generator=generator
+                )
+                .view(batch, steps, num_codebooks)
+                .transpose(1, 2)
+                .to(device)
+            )
+            # the draw at step s for codebook q is that codebook's input at step s + 1
+            chosen = torch.rand(targets.shape, generator=generator).to(device) < own_history
+            chosen &= (targets >= 0) & (targets < self.config.codebook_size)
+            inputs = inputs.clone()
+            inputs[:, :, 1:] = torch.where(chosen[:, :, :-1], drawn[:, :, :-1], inputs[:, :, 1:])
+        audio_hidden = run(inputs)
         logits = self._logits(audio_hidden)  # (B, S, Q, K + 2)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]),
@@ -306,6 +355,8 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         max_frames: int = 1000,
         min_frames: int = 1,
         generator: torch.Generator | None = None,
+        frame_phonemes: Sequence[torch.Tensor] | None = None,
+        phoneme_prior_scale: float = 0.0,
     ) -> list[torch.Tensor]:
         """Sample codec frames for a batch of phoneme sequences.
 
@@ -322,6 +373,16 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             max_frames: stop a row after this many frames.
             min_frames: END is not accepted before this many frames.
             generator: the sampling's random generator.
+            frame_phonemes: with `phoneme_alignment`, B tensors `(T_b,)` of the phoneme each
+                frame is to belong to (durations from elsewhere, as a FastSpeech duration
+                predictor's): the pointer follows them instead of its sampled advances and
+                row b has exactly T_b frames.
+            phoneme_prior_scale: with `phoneme_alignment` and `phoneme_prior`, add this times
+                log p(pointed phoneme | code) to the first level's logits: classifier guidance
+                (Dhariwal & Nichol 2021) by a count table, as shallow fusion adds an external
+                model's scores in ASR (Gulcehre et al. 2015). Free-running generation drifts
+                from the phoneme it points at (teacher-forced predictions are far better); the
+                prior pulls each frame back to codes heard for that phoneme. 0: none.
 
         Returns:
             B tensors of `(Q, T_b)` codes.
@@ -332,6 +393,15 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             raise EmogenError(f"top_k must be >= 1 or None, got {top_k}")
         if top_p is not None and not 0 < top_p <= 1:
             raise EmogenError(f"top_p must be in (0, 1] or None, got {top_p}")
+        if phoneme_prior_scale < 0:
+            raise EmogenError(f"phoneme_prior_scale must be >= 0, got {phoneme_prior_scale}")
+        if phoneme_prior_scale > 0 and not (
+            self.config.phoneme_alignment and self.config.phoneme_prior
+        ):
+            raise EmogenError(
+                "phoneme_prior_scale > 0 needs a model with phoneme_alignment and a "
+                "phoneme_prior (train.py writes one for aligned data); give 0"
+            )
         guided = guidance_scale != 1.0
         if guided and null_condition is None:
             raise EmogenError("guidance_scale != 1 needs null_condition")
@@ -339,6 +409,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         device = self.device
         aligned = self.config.phoneme_alignment
         row_tokens = [sequence.to(device) for sequence in tokens]
+        if frame_phonemes is not None:
+            frame_phonemes = _check_frame_phonemes(frame_phonemes, row_tokens, aligned)
+            max_frames = max(len(owners) for owners in frame_phonemes)
         pointers = torch.zeros(batch, dtype=torch.long, device=device)
         if guided:
             tokens = [*tokens, *tokens]
@@ -396,12 +469,23 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 for row in range(batch):
                     if lengths[row] >= 0:
                         continue
+                    if frame_phonemes is not None:  # frame `step`'s phoneme; past the end: END
+                        owners = frame_phonemes[row]
+                        ends = len(row_tokens[row])
+                        pointers[row] = int(owners[step]) if step < len(owners) else ends
+                        continue
                     pointers[row] += int(advance[row])
                     if step < min_frames:
                         pointers[row] = pointers[row].clamp(max=len(row_tokens[row]) - 1)
             chosen = torch.empty(batch, num_codebooks, dtype=torch.long, device=device)
             for level in range(num_codebooks):
                 scores = logits[:, level].clone()
+                if level == 0 and phoneme_prior_scale > 0:
+                    pointed = torch.stack(
+                        [t[pointers[row].clamp(max=len(t) - 1)] for row, t in enumerate(row_tokens)]
+                    )
+                    prior = self.phoneme_log_prior[pointed].to(scores)
+                    scores[:, : self.config.codebook_size] += phoneme_prior_scale * prior
                 scores[:, self.bos] = -float("inf")  # never sampled
                 if level > 0 or step < min_frames or aligned:  # aligned: the pointer ends
                     scores[:, self.end] = -float("inf")
@@ -426,6 +510,53 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 previous = torch.cat([previous, previous])
         sequence = torch.stack(delayed, -1)  # (B, Q, S)
         return [undelay_codes(sequence[row], int(lengths[row])) for row in range(batch)]
+
+
+def phoneme_prior_table(
+    tokens: Sequence[torch.Tensor],
+    codes: Sequence[torch.Tensor],
+    frame_phonemes: Sequence[torch.Tensor],
+    phoneme_vocab_size: int,
+    codebook_size: int,
+    smoothing: float = 0.1,
+) -> torch.Tensor:
+    """`(phoneme_vocab_size, codebook_size)` log p(phoneme | first-level code), counted over
+    sentences: each sentence's `(P,)` phoneme ids, `(Q, T)` codes and `(T,)` frame owners
+    (indices into its phonemes), with `smoothing` added to every count (a code never seen
+    gives every phoneme the same probability)."""
+    counts = torch.zeros(codebook_size, phoneme_vocab_size, dtype=torch.float64)
+    for ids, frames, owners in zip(tokens, codes, frame_phonemes, strict=True):
+        heard = torch.as_tensor(ids)[torch.as_tensor(owners)]
+        counts.index_put_(
+            (torch.as_tensor(frames)[0], heard), torch.ones(len(heard), dtype=torch.float64),
+            accumulate=True,
+        )  # fmt: skip
+    counts += smoothing
+    return (counts / counts.sum(1, keepdim=True)).log().T.float().contiguous()
+
+
+def _check_frame_phonemes(
+    frame_phonemes: Sequence[torch.Tensor], tokens: Sequence[torch.Tensor], aligned: bool
+) -> list[torch.Tensor]:
+    """Each row's frame owners as a list of 1-D tensors, checked against its phonemes."""
+    if not aligned:
+        raise EmogenError("frame_phonemes needs a model trained with phoneme_alignment")
+    if len(frame_phonemes) != len(tokens):
+        raise EmogenError(
+            f"got frame_phonemes for {len(frame_phonemes)} rows and tokens for {len(tokens)}"
+        )
+    checked = []
+    for row, (owners, sequence) in enumerate(zip(frame_phonemes, tokens, strict=True)):
+        owners = torch.as_tensor(owners, dtype=torch.long).cpu()
+        if owners.ndim != 1 or len(owners) == 0:
+            raise EmogenError(f"frame_phonemes[{row}] must be a non-empty 1-D tensor")
+        if (owners.diff() < 0).any() or owners[0] < 0 or owners[-1] >= len(sequence):
+            raise EmogenError(
+                f"frame_phonemes[{row}] must not decrease and must lie in 0 .. "
+                f"{len(sequence) - 1} (its phonemes)"
+            )
+        checked.append(owners)
+    return checked
 
 
 def _sample(

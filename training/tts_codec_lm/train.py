@@ -66,6 +66,7 @@ CONFIG_KEYS = {
     "warmup_steps": int,
     "max_grad_norm": float,
     "condition_dropout": float,
+    "own_history": float,  # parallel scheduled sampling's share of the model's own input codes
     "ema_decay": (float, type(None)),
     "keep_best": bool,  # the pipeline keeps the weights of the lowest held-out loss
     "mixed_precision": str,
@@ -73,6 +74,7 @@ CONFIG_KEYS = {
     "emotion_guidance_scale": float,
     "temperature": float,
     "top_k": int,
+    "phoneme_prior_scale": float,  # the phoneme prior's weight (written for aligned data)
     # bookkeeping
     "log_every": int,
     "eval_every": int,
@@ -102,6 +104,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
             raise EmogenError(f"{name_or_path}: {key} must be >= 1, got {config[key]}")
     if not 0.0 <= config["condition_dropout"] < 1.0:
         raise EmogenError(f"{name_or_path}: condition_dropout must be in [0, 1)")
+    if not 0.0 <= config["own_history"] <= 1.0:
+        raise EmogenError(f"{name_or_path}: own_history must be in [0, 1]")
     return config
 
 
@@ -255,16 +259,18 @@ def draw_batch(sentences, buckets, size: int, dropout: float, generator: torch.G
         "emotions": [s.emotion for s in chosen],
         "drop": torch.rand(size, generator=generator) < dropout,
         "frame_phonemes": frame_phonemes,
+        "history_seed": int(torch.randint(2**31, (1,), generator=generator)),
     }
 
 
 class CodecLMTrainingModule(torch.nn.Module):
     """Language model + emotion encoder as one module (one `prepare`); forward gives the loss."""
 
-    def __init__(self, language_model, emotion_encoder):
+    def __init__(self, language_model, emotion_encoder, own_history: float = 0.0):
         super().__init__()
         self.language_model = language_model
         self.emotion_encoder = emotion_encoder
+        self.own_history = own_history
 
     def forward(self, batch: dict) -> torch.Tensor:
         from emogen.speech.acoustic import emotion_embedding
@@ -280,6 +286,8 @@ class CodecLMTrainingModule(torch.nn.Module):
             batch["codes"].to(device),
             batch["code_lengths"].to(device),
             None if batch["frame_phonemes"] is None else batch["frame_phonemes"].to(device),
+            own_history=self.own_history if self.training else 0.0,
+            generator=torch.Generator().manual_seed(batch["history_seed"]),
         ).loss
 
 
@@ -328,7 +336,7 @@ def train(
         write_loss_log,
     )
     from emogen.speech.codec import WorldFrameCodec
-    from emogen.speech.codec_lm import CodecLanguageModel
+    from emogen.speech.codec_lm import CodecLanguageModel, phoneme_prior_table
 
     # Under DDP: rows without a dropped emotion leave the encoder's null embedding unused, and
     # Llama's own token embedding is never used (the model passes input embeddings).
@@ -378,7 +386,19 @@ def train(
             f"the model follows a phoneme pointer, but {unaligned} sentences have no phoneme "
             "alignment (recordings without one need a model trained with phoneme_alignment: false)"
         )
-    model = CodecLMTrainingModule(language_model, encoder)
+    # log p(phoneme | first-level code) of the training data, exported with the model
+    # (CodecLanguageModel.generate's phoneme_prior_scale); recordings without an alignment keep
+    # the prior of the pipeline they fine-tune
+    prior = None
+    if language_model.config.phoneme_alignment:
+        prior = phoneme_prior_table(
+            [s.tokens for s in train_set],
+            [s.codes for s in train_set],
+            [s.frame_phonemes for s in train_set],
+            language_model.config.phoneme_vocab_size,
+            language_model.config.codebook_size,
+        )
+    model = CodecLMTrainingModule(language_model, encoder, config["own_history"])
     num_parameters = {
         "language_model": sum(p.numel() for p in language_model.parameters()),
         "emotion_encoder": sum(p.numel() for p in encoder.parameters()),
@@ -405,15 +425,21 @@ def train(
             ema.store(module.parameters())
             ema.copy_to(module.parameters())
         try:
+            language_model = module.language_model.eval()
+            if prior is not None:
+                language_model = language_model.with_phoneme_prior(prior)
             CodecLMTTSPipeline(
                 voice=voice,
                 codec=codec,
-                language_model=module.language_model.eval(),
+                language_model=language_model,
                 emotion_encoder=module.emotion_encoder.eval(),
                 estimator=SpeechEmotionEstimator.default(),
                 emotion_guidance_scale=config["emotion_guidance_scale"],
                 temperature=config["temperature"],
                 top_k=config["top_k"],
+                phoneme_prior_scale=(
+                    config["phoneme_prior_scale"] if language_model.config.phoneme_prior else 0.0
+                ),
             ).save_pretrained(folder)
         finally:
             if ema is not None:
