@@ -423,8 +423,10 @@ def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
     pipe = load_pipeline("tts-codec-lm")
     assert isinstance(pipe, CodecLMTTSPipeline)
     config = pipe.config
-    assert (config.temperature, config.top_k, config.emotion_guidance_scale) == (0.3, 5, 1.0)
+    chosen = (config.temperature, config.top_k, config.emotion_guidance_scale)
+    assert chosen == (0.3, 5, 1.5) and config.phoneme_prior_scale == 3.0
     assert pipe.codec.config.pitch_codebook  # level 1 is the pitch (training/codec, pitch)
+    assert pipe.language_model.config.phoneme_prior  # counted by the recipe, exported with it
     out = pipe("We walked along the river.", emotion="happy", generator=0)
     audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05
