@@ -327,7 +327,6 @@ def _cmd_voice_finetune(args: argparse.Namespace) -> int:
             args.name,
             base=args.base,
             steps=args.steps,
-            codec_steps=args.codec_steps,
             resume=args.resume,
             min_total_seconds=60.0 * args.min_minutes,
             progress=sys.stderr.isatty(),
@@ -509,10 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", default="tts-codec-lm", help="the codec-LM pipeline to start from (tts-codec-lm)"
     )
     sub.add_argument(
-        "--steps", type=int, help="language-model steps (default: its finetune config's, 200)"
-    )
-    sub.add_argument(
-        "--codec-steps", type=int, help="codec adaptation steps (default: its finetune config's)"
+        "--steps", type=int, help="codec decoder steps (default: its finetune config's, 1200)"
     )
     sub.add_argument("--resume", action="store_true", help="continue an interrupted run")
     sub.add_argument(

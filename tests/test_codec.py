@@ -139,6 +139,20 @@ def test_world_codec_pitch_level_codes_log_f0_apart_from_the_envelope() -> None:
         codec.decode(codes[:1])
     with pytest.raises(EmogenError, match="pitch_codebook needs"):
         WorldFrameCodec(num_codebooks=1, pitch_codebook=True)
+    with pytest.raises(EmogenError, match="pitch_offset needs pitch_codebook"):
+        WorldFrameCodec(pitch_offset=3.0)
+    # a codec adapted to a custom voice reads the corpus voice's pitch codes `pitch_offset`
+    # steps lower: decode raises them (in range), encode lowers them
+    codec.register_to_config(pitch_offset=2.6)
+    read: list[torch.Tensor] = []
+    reconstruct = codec.reconstruct
+    codec.reconstruct = lambda c, levels=None: read.append(c[0].clone()) or reconstruct(c, levels)
+    shifted = codes.clone()
+    shifted[1] = torch.tensor([0, 5, 14] * 20)[: codes.shape[1]]
+    codec.decode_frames(shifted)
+    assert read[0][1].tolist() == (shifted[1] + 3).clamp(max=15).tolist()
+    assert torch.equal(read[0][[0, 2]], shifted[[0, 2]])
+    assert codec.encode(_tone(0.5), RATE)[1].tolist() == (codes[1] - 3).clamp(min=0).tolist()
 
 
 def test_world_codec_decodes_with_fewer_levels_when_asked() -> None:
@@ -241,3 +255,29 @@ def test_recipe_pitch_level_with_phoneme_guidance_learns(
     codec = WorldFrameCodec.from_pretrained(tmp_path / "run" / "codec")
     assert codec.config.pitch_codebook and codec.quantizer.num_codebooks == 2
     assert codec.encode(_tone(0.5), RATE).shape[0] == 3
+
+    # `source_voice` (emogen voice finetune): the decoder learns to read renditions of each
+    # text by another voice (here the corpus's own), aligned by DTW; the rest stays
+    adapt = {**recipe.load_config("finetune"), "steps": 4, "crop_frames": 64, "batch_size": 2}
+    adapt.update(validation_texts=1, source_voice="joe-us", source_renditions=2)
+    with pytest.raises(EmogenError, match="give init_from"):
+        recipe.train(adapt, tiny_corpus, tmp_path / "no-base")
+    summary = recipe.train(
+        adapt, tiny_corpus, tmp_path / "adapted", init_from=tmp_path / "run" / "codec"
+    )
+    adapted = WorldFrameCodec.from_pretrained(tmp_path / "adapted" / "codec")
+    assert summary["completed"] and adapted.config.pitch_offset == summary["pitch_offset"]
+    assert abs(summary["pitch_offset"]) < 100  # the same voice: a small shift
+    for module in ("encoder", "quantizer"):
+        for a, b in zip(
+            getattr(codec, module).state_dict().values(),
+            getattr(adapted, module).state_dict().values(),
+        ):
+            assert torch.equal(a, b)
+    assert not torch.equal(adapted.decoder[0].weight, codec.decoder[0].weight)
+    pairs = torch.load(tmp_path / "adapted" / "features" / "source_pairs.pt", weights_only=False)
+    frames = {u: f for u, f in pairs["pairs"].items()}
+    assert all(len(renditions) == 2 for renditions in frames.values())
+    for renditions in frames.values():  # the recording's own pitch; the renditions' content
+        assert torch.equal(renditions[0][1], renditions[1][1])
+        assert renditions[0].shape == renditions[1].shape and renditions[0].shape[0] == 3

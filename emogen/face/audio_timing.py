@@ -45,6 +45,7 @@ __all__ = [
     "pause_weights",
     "rest_in_pauses",
     "speech_regions",
+    "time_map",
 ]
 
 logger = logging.getLogger(__name__)
@@ -575,6 +576,27 @@ def _warp_template(
         return float(np.clip(onset + frame * FRAME_S, onset, offset))
 
     return [PhonemeTiming(t.phoneme, warp(t.start), warp(t.end)) for t in alignment]
+
+
+def time_map(
+    template: np.ndarray, segment: np.ndarray, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each moment of `segment` falls in `template`, two recordings of the same words
+    (in any voices, both at `sample_rate`): DTW of their MFCCs, as `align_phonemes` maps a
+    rendition's phoneme timing onto a recording.
+
+    Returns:
+        `(segment_times, template_times)` in seconds, `FRAME_S` apart (for `np.interp`): the
+        mean template time matched to each segment frame.
+    """
+    features = [
+        _mfcc(load_audio(x, ANALYSIS_RATE, max_seconds=None, source_sample_rate=sample_rate)[0])
+        for x in (template, segment)
+    ]
+    path = _dtw_path(*features)  # (template frame, segment frame)
+    counts = np.bincount(path[:, 1])
+    mean_frame = np.bincount(path[:, 1], weights=path[:, 0]) / np.maximum(counts, 1)
+    return np.arange(len(mean_frame)) * FRAME_S, mean_frame * FRAME_S
 
 
 def _mfcc(waveform: np.ndarray, num_coefficients: int = 13) -> np.ndarray:

@@ -247,6 +247,13 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             content as in FACodec (Ju et al. 2024, NaturalSpeech 3).
         pitch_bins: steps of the pitch code, at most `codebook_size` (None: `codebook_size`, so
             every code a language model can draw at level 1 is a pitch).
+        pitch_offset: pitch steps between the voice this codec speaks and the voice whose codes
+            it reads: a codec adapted to a custom voice (training/codec, `source_voice`) decodes
+            the corpus voice's codes, the only ones the codec language model knows, in the new
+            voice, and `decode` raises their pitch codes by the difference of the two voices'
+            mean log F0 (`encode` lowers them again). Shifting log F0 keeps each emotion's pitch
+            change in semitones; the mean shift is the simplest of statistical voice
+            conversion's log-F0 maps (Toda, Black & Tokuda 2007).
     """
 
     @register_to_config
@@ -271,6 +278,7 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         std: list[float] | None = None,
         pitch_codebook: bool = False,
         pitch_bins: int | None = None,
+        pitch_offset: float = 0.0,
     ):
         super().__init__()
         if stride < 1 or stride & (stride - 1):
@@ -283,6 +291,8 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
                 "pitch_codebook needs num_codebooks >= 2 and pitch_bins in [2, codebook_size], "
                 f"got {num_codebooks} and {pitch_bins}"
             )
+        if pitch_offset and not pitch_codebook:
+            raise EmogenError("pitch_offset needs pitch_codebook (a pitch level to shift)")
         halvings = stride.bit_length() - 1
         dilations = [1, 3, 9][:blocks] if blocks <= 3 else [3**i for i in range(blocks)]
         encoder: list[nn.Module] = [nn.Conv1d(frame_dims, channels, 5, padding=2)]
@@ -418,8 +428,28 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         latents = self.encoder(self._encoder_input(normalised).transpose(1, 2))
         codes = self.quantizer(latents.transpose(1, 2))[1]
         if self.config.pitch_codebook:
-            codes = self._with_pitch(codes, self.pitch_codes(normalised))
+            pitch = self._shift_pitch(self.pitch_codes(normalised), -1)
+            codes = self._with_pitch(codes, pitch)
         return codes[0]
+
+    def _shift_pitch(self, pitch: torch.Tensor, sign: int) -> torch.Tensor:
+        """Pitch codes moved by `sign` x `pitch_offset` steps, kept in range."""
+        offset = float(self.config.pitch_offset)
+        if not offset:
+            return pitch
+        moved = torch.round(pitch.float() + sign * offset).long()
+        return moved.clamp(0, self.config.pitch_bins - 1)
+
+    def reconstruct(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """`(B, Q, T)` codes -> `(B, T * stride, D)` normalised frames, differentiable in the
+        decoder (training a decoder on given codes: training/codec's `source_voice`), the pitch
+        codes as they are (no `pitch_offset`); `levels` as in `decode_frames`."""
+        if self.config.pitch_codebook:
+            content = torch.cat([codes[:, :1], codes[:, 2:]], 1)[:, :levels]
+            latents = self.quantizer.lookup(content) + self.pitch_embedding(codes[:, 1])
+        else:
+            latents = self.quantizer.lookup(codes[:, :levels])
+        return self.decoder(latents.transpose(1, 2)).transpose(1, 2)
 
     @torch.no_grad()
     def decode_frames(self, codes: torch.Tensor, levels: int | None = None) -> np.ndarray:
@@ -437,11 +467,8 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             pitch = codes[1]
             if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
                 raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
-            content = torch.cat([codes[:1], codes[2:]])[:levels]
-            latents = self.quantizer.lookup(content[None]) + self.pitch_embedding(pitch)[None]
-        else:
-            latents = self.quantizer.lookup(codes[None, :levels])
-        normalised = self.decoder(latents.transpose(1, 2))[0].T.float().cpu().numpy()
+            codes = torch.cat([codes[:1], self._shift_pitch(pitch, 1)[None], codes[2:]])
+        normalised = self.reconstruct(codes[None], levels)[0].float().cpu().numpy()
         return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
 
     def encode(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:

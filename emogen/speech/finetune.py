@@ -1,17 +1,20 @@
 """Fine-tune emogen's codec-LM TTS on a custom voice: `emogen voice finetune FOLDER --name NAME`.
 
+The codec language model speaks in the codes of the corpus voice it was trained on; a codec
+adapted to decode those codes in the new voice makes the whole pipeline speak in it, and keeps
+everything the language model learned: its intelligibility, its emotions and their intensities.
+(Fine-tuning the language model itself on 5 minutes of a voice did not work: its speech fell to
+85-98 % WER, benchmarks/speech/RESULTS_finetune.md's history.)
+
 1. `prepare_voice_data` checks, transcribes and segments the recordings into
    `checkpoints/NAME/data` (and refuses, with its report, before any training when too little
    usable speech is left);
-2. the codec recipe (training/codec, config `finetune`) adapts the base pipeline's codec to the
-   voice, in `checkpoints/NAME/codec-run`: its encoder and decoder learn the new voice while its
-   codebooks stay, so every token keeps the meaning the language model learned (a codec trained
-   on one voice cannot carry another: benchmarks/speech/RESULTS_finetune.md);
-3. the codec-LM recipe (training/tts_codec_lm, config `finetune`) fine-tunes the base
-   pipeline's language model and emotion encoder on the voice's tokens with Accelerate, in
-   `checkpoints/NAME/run`, keeping the weights of its lowest held-out loss (early stopping);
-   both runs save states as they go (`resume=True` continues);
-4. the fine-tuned pipeline, with the adapted codec, is written to `checkpoints/NAME`, so that
+2. the codec recipe (training/codec, config `finetune`, `source_voice` set to the base
+   pipeline's voice) pairs each recording with renditions of its text by the base's voice,
+   encoded by the base's codec and aligned by DTW, and fine-tunes the codec's decoder with
+   Accelerate, in `checkpoints/NAME/codec-run`, to turn the corpus voice's codes into the
+   recording; it saves states as it goes (`resume=True` continues);
+3. the base pipeline, with the adapted codec, is written to `checkpoints/NAME`, so that
    `emogen tts --pipeline checkpoints/NAME --emotion E ...` speaks in that voice.
 
 Example:
@@ -21,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -44,7 +48,6 @@ def finetune_voice(
     name: str,
     base: str | os.PathLike = DEFAULT_BASE,
     steps: int | None = None,
-    codec_steps: int | None = None,
     resume: bool = False,
     checkpoints: str | os.PathLike | None = None,
     min_total_seconds: float = 60.0,
@@ -57,8 +60,8 @@ def finetune_voice(
             transcribed by Whisper).
         name: the voice's name: the pipeline goes to `<checkpoints>/<name>`.
         base: the codec-LM pipeline to start from (a short name or a folder).
-        steps: the language model's fine-tuning steps (None: its `finetune` config's).
-        codec_steps: the codec's adaptation steps (None: training/codec's `finetune` config's).
+        steps: the codec decoder's fine-tuning steps (None: training/codec's `finetune`
+            config's).
         resume: continue an interrupted run from its newest saved state.
         checkpoints: the folder of fine-tuned voices (None: the checkout's `checkpoints/`).
         min_total_seconds: less usable speech is refused before training.
@@ -80,40 +83,34 @@ def finetune_voice(
             f"digit, got {name!r}"
         )
     base_path = resolve_pipeline_path(base)
-    codec_recipe, recipe = load_recipe("codec"), load_recipe("tts_codec_lm")
-    codec_config, config = codec_recipe.load_config("finetune"), recipe.load_config("finetune")
-    for label, value, target in (
-        ("steps", steps, config),
-        ("codec_steps", codec_steps, codec_config),
-    ):
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise EmogenError(f"{label} must be an integer >= 1, got {value!r}")
-            target["steps"] = value
+    voice_config = base_path / "voice" / "voice_config.json"
+    if not (base_path / "codec").is_dir() or not voice_config.is_file():
+        raise EmogenError(f"{base_path} is not a codec-LM pipeline (no codec/ and voice/)")
+    recipe = load_recipe("codec")
+    config = recipe.load_config("finetune")
+    config["source_voice"] = json.loads(voice_config.read_text())["model"]
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise EmogenError(f"steps must be an integer >= 1, got {steps!r}")
+        config["steps"] = steps
     out = Path(checkpoints if checkpoints is not None else ROOT / "checkpoints") / name
     report = prepare_voice_data(
         folder, out / "data", speaker=name, min_total_seconds=min_total_seconds, progress=progress
     )
     logger.info("%s", report.summary())
     # every utterance of a short recording session may be needed for training
-    held_out = len(report.segments) // 10
-    codec_config["validation_texts"] = min(codec_config["validation_texts"], held_out)
-    config["validation_texts"] = min(config["validation_texts"], held_out)
-    codec_summary = codec_recipe.train(
-        codec_config, report.manifest, out / "codec-run", resume=resume,
-        init_from=base_path / "codec",
-    )  # fmt: skip
-    if not codec_summary["completed"]:
-        raise EmogenError(f"adapting the codec stopped at step {codec_summary['steps']}; resume it")
+    config["validation_texts"] = min(config["validation_texts"], len(report.segments) // 10)
     summary = recipe.train(
-        config, out / "codec-run" / "codec", report.manifest, out / "run", resume=resume,
-        init_from=base_path,
-    )  # fmt: skip
+        config, report.manifest, out / "codec-run", resume=resume, init_from=base_path / "codec"
+    )
     if not summary["completed"]:
-        raise EmogenError(f"fine-tuning stopped at step {summary['steps']}; resume it")
-    for item in (out / "run" / "pipeline").iterdir():
+        raise EmogenError(f"adapting the codec stopped at step {summary['steps']}; resume it")
+    for item in base_path.iterdir():  # the base pipeline's files, with the adapted codec
+        if item.name.startswith(".") or (item.is_file() and item.name != "model_index.json"):
+            continue  # the base's card and training logs are not this voice's
         target = out / item.name
         if target.is_dir():
             shutil.rmtree(target)
-        (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
+        source = out / "codec-run" / "codec" if item.name == "codec" else item
+        (shutil.copytree if item.is_dir() else shutil.copy2)(source, target)
     return out

@@ -63,6 +63,9 @@ CONFIG_KEYS = {
     "quantizer_dropout": float,  # share of steps decoding with the first 1..Q-1 levels only
     "phoneme_weight": float,  # phoneme classification of the first level (0: none)
     "freeze_codebooks": bool,  # adapting a codec (init_from): the tokens keep their meaning
+    # adapting a codec (init_from) to speak the manifest's voice from another voice's codes
+    "source_voice": (str, type(None)),  # the Piper voice whose codes the decoder learns to read
+    "source_renditions": int,  # renditions of each text by the source voice (seeds, speeds)
     # optimisation
     "steps": int,
     "batch_size": int,
@@ -80,6 +83,8 @@ CONFIG_KEYS = {
     "seed": int,
 }
 FEATURES = "features"
+SOURCE_PAIRS = "source_pairs.pt"
+SOURCE_SPEEDS = (1.0, 0.85, 1.15)  # Piper length scales of the renditions, in turn
 LOSS_LOG = "loss.csv"
 SUMMARY = "training_summary.json"
 CODEC = "codec"
@@ -112,6 +117,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         raise EmogenError(f"{name_or_path}: quantizer_dropout must be in [0, 1]")
     if config["phoneme_weight"] < 0:
         raise EmogenError(f"{name_or_path}: phoneme_weight must be >= 0")
+    if config["source_renditions"] < 1:
+        raise EmogenError(f"{name_or_path}: source_renditions must be >= 1")
     return config
 
 
@@ -179,6 +186,132 @@ def build_data(
     return pairs(train_ids), pairs(held_ids), normalizer, vocoder, phonemes
 
 
+def build_source_data(
+    manifest_path: Path, out: Path, config: dict, accelerator, codec: Any
+) -> tuple[list, list, float]:
+    """Parallel data for adapting `codec` to speak the manifest's voice from the codes of
+    `config["source_voice"]` (cached in `<out>/features/`).
+
+    Each text is spoken `source_renditions` times by the source voice (Piper, noise seeds and
+    speeds `SOURCE_SPEEDS` in turn), encoded by the codec, and the codes are moved onto the
+    recording's token frames by DTW of the two (`emogen.face.audio_timing.time_map`): parallel
+    voice conversion's training pairs (Toda, Black & Tokuda 2007, after DTW alignment), here
+    pairs of source codes and target frames. A pitch level is the recording's own (the decoder
+    learns this voice's pitch), and the source's is shifted onto it at decode (`pitch_offset`);
+    a codec without one must learn the voice's pitch from the source's codes.
+
+    Returns:
+        `(train, held_out, pitch_offset)`: `(frames, codes)` pairs (the recording's normalised
+        `(N, D)` frames, `(Q, N / stride)` codes), held out by text as in `build_data`, and the
+        mean voiced pitch-code difference of the recordings from the renditions.
+    """
+    from tqdm.auto import tqdm
+
+    from emogen.errors import EmogenError
+    from emogen.face.audio_timing import time_map
+    from emogen.speech.audio import load_audio, resample
+    from emogen.speech.corpus import read_manifest
+    from emogen.speech.feature_cache import cached_world_frames
+    from emogen.speech.voice import PiperVoice
+
+    manifest = read_manifest(manifest_path)
+    frames = cached_world_frames(
+        manifest, manifest_path, [u.id for u in manifest], out / FEATURES, codec.vocoder,
+        codec.coder, accelerator,
+    )  # fmt: skip
+    stride, rate = codec.config.stride, codec.sample_rate
+    with_pitch = codec.config.pitch_codebook
+
+    def padded(identifier: str) -> torch.Tensor:
+        """The recording's normalised frames, the last repeated to whole token frames."""
+        target = torch.from_numpy(codec.normalizer.normalize(frames[identifier]))
+        return torch.cat([target, target[-1:].expand((-len(target)) % stride, -1)])
+
+    key = {
+        "source_voice": config["source_voice"],
+        "source_renditions": config["source_renditions"],
+        "ids": sorted(frames),
+    }
+    cache = out / FEATURES / SOURCE_PAIRS
+    if accelerator.is_main_process and not (
+        cache.is_file() and torch.load(cache, weights_only=False)["key"] == key
+    ):
+        voice, pairs, levels = PiperVoice(config["source_voice"]), {}, {"source": [], "target": []}
+        for utterance in tqdm(manifest, desc="source renditions", unit="utterance"):
+            recording = load_audio(manifest.audio_path(utterance), rate, max_seconds=None)[0]
+            target = padded(utterance.id)
+            count = len(target) // stride
+            centres = (np.arange(count) * stride + stride / 2) * codec.config.frame_period_ms / 1e3
+            pitch = codec.pitch_codes(target[None])[0] if with_pitch else None
+            if with_pitch:
+                levels["target"].append(_voiced(pitch, frames[utterance.id], stride))
+            for index in range(config["source_renditions"]):
+                spoken = voice.synthesize(
+                    utterance.text, seed=index, length_scale=SOURCE_SPEEDS[index % 3]
+                )
+                source = resample(spoken.audio, spoken.sample_rate, rate)
+                source_frames = codec.coder.encode(codec.vocoder.analyze(source, rate))
+                codes = codec.encode_frames(source_frames)
+                if with_pitch:
+                    levels["source"].append(_voiced(codes[1], source_frames, stride))
+                segment_times, source_times = time_map(source, recording, rate)
+                moments = np.interp(centres, segment_times, source_times)
+                token = np.floor(moments * codec.frame_rate).astype(np.int64)
+                aligned = codes[:, np.clip(token, 0, codes.shape[1] - 1)]
+                if with_pitch:
+                    aligned[1] = pitch
+                pairs.setdefault(utterance.id, []).append(aligned)
+        offset = 0.0
+        if with_pitch and all(len(torch.cat(v)) for v in levels.values()):
+            offset = float(torch.cat(levels["target"]).float().mean()) - float(
+                torch.cat(levels["source"]).float().mean()
+            )
+        torch.save({"key": key, "pairs": pairs, "pitch_offset": offset}, cache)
+    accelerator.wait_for_everyone()
+    saved = torch.load(cache, weights_only=False)
+    texts = sorted({u.text for u in manifest})
+    held_texts = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
+    if len(held_texts) >= len(texts):
+        raise EmogenError(f"{manifest_path}: {len(texts)} texts; validation_texts leaves none")
+    split: dict[bool, list] = {True: [], False: []}
+    for utterance in manifest:
+        if frames[utterance.id].shape[0] < config["crop_frames"]:
+            continue
+        target = padded(utterance.id)
+        for codes in saved["pairs"][utterance.id]:
+            split[utterance.text in held_texts].append((target, codes))
+    if not split[False]:
+        raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
+    return split[False], split[True], saved["pitch_offset"]
+
+
+def _voiced(pitch: torch.Tensor, frames: np.ndarray, stride: int) -> torch.Tensor:
+    """The pitch codes of the token frames that are mostly voiced (WORLD frames' column 1)."""
+    voicing = torch.from_numpy(frames[: len(pitch) * stride, 1])
+    voicing = torch.cat([voicing, voicing.new_zeros(len(pitch) * stride - len(voicing))])
+    return pitch[voicing.reshape(-1, stride).mean(1) > 0.5]
+
+
+def draw_code_batch(
+    pairs: list[tuple[torch.Tensor, torch.Tensor]],
+    size: int,
+    crop: int,
+    stride: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(size, crop, D)` random crops of random pairs' frames and their `(size, Q, crop /
+    stride)` codes, cut on token boundaries."""
+    picks = torch.randint(len(pairs), (size,), generator=generator).tolist()
+    rows, codes = [], []
+    tokens = crop // stride
+    for index in picks:
+        frames, pair_codes = pairs[index]
+        start = int(torch.randint(pair_codes.shape[1] - tokens + 1, (1,), generator=generator))
+        rows.append(frames[start * stride : (start + tokens) * stride])
+        codes.append(pair_codes[:, start : start + tokens])
+    return torch.stack(rows), torch.stack(codes)
+
+
 def draw_batch(
     utterances: list[tuple[torch.Tensor, torch.Tensor]],
     size: int,
@@ -209,7 +342,13 @@ class CodecTrainingModule(torch.nn.Module):
         latent = codec.config.latent_dims
         self.phoneme_probe = torch.nn.Linear(latent, num_phonemes) if num_phonemes else None
 
-    def forward(self, frames: torch.Tensor, levels: int | None = None) -> Any:
+    def forward(
+        self, frames: torch.Tensor, levels: int | None = None, codes: torch.Tensor | None = None
+    ) -> Any:
+        """The codec's reconstruction of `frames`, or with `codes`, the frames it decodes from
+        them (`source_voice`)."""
+        if codes is not None:
+            return self.codec.reconstruct(codes, levels)
         return self.codec(frames, levels)
 
 
@@ -262,12 +401,26 @@ def train(
 
     if config["freeze_codebooks"] and init_from is None:
         raise EmogenError("freeze_codebooks keeps a trained codec's codebooks: give init_from")
+    source = config["source_voice"] is not None
+    if source and init_from is None:
+        raise EmogenError("source_voice adapts a trained codec's decoder: give init_from")
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
     base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
-    train_frames, held_frames, normalizer, vocoder, phonemes = build_data(
-        Path(manifest), out, config, accelerator, base
-    )
+    pitch_offset = 0.0
+    if source:
+        # only the decoder (and pitch embedding) learn: the codes stay the source voice's
+        base.register_to_config(pitch_offset=0.0)
+        train_frames, held_frames, pitch_offset = build_source_data(
+            Path(manifest), out, config, accelerator, base
+        )
+        normalizer, vocoder, phonemes = base.normalizer, base.vocoder, []
+        for parameter in [*base.encoder.parameters(), *base.quantizer.parameters()]:
+            parameter.requires_grad_(False)
+    else:
+        train_frames, held_frames, normalizer, vocoder, phonemes = build_data(
+            Path(manifest), out, config, accelerator, base
+        )
     record_run_config(out, config, accelerator)
     set_seed(config["seed"])
     if base is not None:
@@ -302,20 +455,29 @@ def train(
         accelerator, training_module, config, out, resume
     )
     log_rows = read_loss_log(out / LOSS_LOG, start_step) if start_step else []
-    eval_source = held_frames or train_frames
-    eval_batch, _ = draw_batch(
-        eval_source,
-        config["batch_size"],
-        config["crop_frames"],
-        seeded_generator(config["seed"], 1),
-    )
-
     content_levels = codec.quantizer.num_codebooks
     stride = codec.config.stride
+
+    def draw(pairs: list, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch: frames and phoneme classes, or with `source_voice`, frames and codes."""
+        size, crop = config["batch_size"], config["crop_frames"]
+        if source:
+            return draw_code_batch(pairs, size, crop, stride, generator)
+        return draw_batch(pairs, size, crop, generator)
+
+    eval_batch, eval_codes = draw(held_frames or train_frames, seeded_generator(config["seed"], 1))
+    if not source:
+        eval_codes = None
 
     def losses_of(
         frames: torch.Tensor, labels: torch.Tensor, levels: int | None
     ) -> dict[str, torch.Tensor]:
+        if source:  # `labels` are the source voice's codes; the decoder reads them
+            reconstruction = model(None, levels, labels.to(accelerator.device))
+            target = frames.to(accelerator.device)
+            return {
+                "reconstruction": reconstruction_loss(reconstruction, target, config["f0_weight"])
+            }
         output = model(frames.to(accelerator.device), levels)
         losses = {
             "reconstruction": reconstruction_loss(
@@ -334,10 +496,11 @@ def train(
 
     def evaluate() -> float:
         def measure(module) -> float:
-            output = module(eval_batch.to(accelerator.device))
-            return float(
-                reconstruction_loss(output.reconstruction, eval_batch, config["f0_weight"])
-            )
+            if eval_codes is not None:
+                reconstruction = module(None, None, eval_codes.to(accelerator.device))
+            else:
+                reconstruction = module(eval_batch.to(accelerator.device)).reconstruction
+            return float(reconstruction_loss(reconstruction, eval_batch, config["f0_weight"]))
 
         return evaluate_with_ema(accelerator, model, ema, measure)
 
@@ -352,9 +515,7 @@ def train(
     bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
-        batch, labels = draw_batch(
-            train_frames, config["batch_size"], config["crop_frames"], generator
-        )
+        batch, labels = draw(train_frames, generator)
         # SoundStream's quantizer dropout (Zeghidour et al. 2021): some steps decode from the
         # coarse levels alone, so those carry as much of the frame as they can.
         levels = None
@@ -380,7 +541,7 @@ def train(
                 "step": step,
                 "loss": f"{np.mean(window['loss']):.6f}",
                 "reconstruction_loss": f"{np.mean(window['reconstruction']):.6f}",
-                "commitment_loss": f"{np.mean(window['commitment']):.6f}",
+                "commitment_loss": f"{np.mean(window['commitment']):.6f}" if not source else "",
                 "phoneme_loss": f"{np.mean(window['phoneme']):.6f}" if supervised else "",
                 "eval_loss": f"{evaluate():.6f}" if evaluated else "",
                 "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
@@ -400,6 +561,7 @@ def train(
         num_parameters=num_parameters,
         num_training_utterances=len(train_frames),
         num_held_out_utterances=len(held_frames),
+        pitch_offset=pitch_offset,
     )  # fmt: skip
     completed = summary["completed"]
     if not completed:
@@ -409,6 +571,8 @@ def train(
         module = accelerator.unwrap_model(model)
         if ema is not None:
             ema.copy_to(module.parameters())
+        if source:
+            module.codec.register_to_config(pitch_offset=pitch_offset)
         module.codec.eval().save_pretrained(out / CODEC)
         (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         logger.info("saved the codec to %s: %s", out / CODEC, summary)
