@@ -259,7 +259,7 @@ def test_recipe_pitch_level_with_phoneme_guidance_learns(
     # `source_voice` (emogen voice finetune): the decoder learns to read renditions of each
     # text by another voice (here the corpus's own), aligned by DTW; the rest stays
     adapt = {**recipe.load_config("finetune"), "steps": 4, "crop_frames": 64, "batch_size": 2}
-    adapt.update(validation_texts=1, source_voice="joe-us", source_renditions=2)
+    adapt.update(validation_texts=1, source_voice="joe-us", source_renditions=2, alignment_steps=2)
     with pytest.raises(EmogenError, match="give init_from"):
         recipe.train(adapt, tiny_corpus, tmp_path / "no-base")
     summary = recipe.train(
@@ -275,7 +275,18 @@ def test_recipe_pitch_level_with_phoneme_guidance_learns(
         ):
             assert torch.equal(a, b)
     assert not torch.equal(adapted.decoder[0].weight, codec.decoder[0].weight)
+    # pitch augmentation moves a pair's log F0 and its pitch codes together
+    frames = torch.randn(4, 64, 64) * 0.3
+    codes = torch.zeros(4, 3, 16, dtype=torch.long)
+    codes[:, 1] = adapted.pitch_codes(frames)
+    moved, moved_codes = recipe.shift_pitch(frames, codes, adapted, 6.0, torch.Generator())
+    assert torch.equal(moved[..., 1:], frames[..., 1:]) and not torch.equal(moved, frames)
+    assert (adapted.pitch_codes(moved) - moved_codes[:, 1]).abs().max() <= 1
+    # a first pass of alignment_steps, whose decoder re-spoke the renditions for the alignment
+    aligner = tmp_path / "adapted" / "aligner"
+    assert json.loads((aligner / "training_summary.json").read_text())["steps"] == 2
     pairs = torch.load(tmp_path / "adapted" / "features" / "source_pairs.pt", weights_only=False)
+    assert pairs["key"]["source_aligner"] == str(aligner / "codec")
     frames = {u: f for u, f in pairs["pairs"].items()}
     assert all(len(renditions) == 2 for renditions in frames.values())
     for renditions in frames.values():  # the recording's own pitch; the renditions' content

@@ -12,9 +12,10 @@ every emogen model was trained on is Piper's male "joe". The benchmark
    embeddings) to the target's recording of the same sentence, Whisper tiny.en WER, the emotion
    correlates' change from neutral, and the fine-tuning's wall and CPU minutes (one thread).
 Four references frame the similarity: the corpus voice (tts-default) against the target, the
-target against itself on another sentence, and the target through the base's codec and through
-the fine-tuned pipeline's codec (adapted to the voice) (encode + decode; also their WER): the
-most a language model over that codec's tokens can reach.
+target against itself on another sentence, the target through the base's codec (encode +
+decode), and the corpus voice's codes of each sentence (its Piper rendition, encoded by the
+base's codec) decoded by the fine-tuned pipeline's adapted codec: the most the language model,
+which speaks in those codes, can reach (also their WER).
 
 Writes RESULTS_finetune.md and results_finetune.json beside this file.
 
@@ -181,16 +182,18 @@ def main() -> None:
 
     # The ceiling of any language model over a codec's tokens: the target through the codec
     # (encode + decode), which the tokens can at best reproduce.
-    def through(codec) -> tuple[float, float]:
-        again = [(codec.decode(codec.encode(a, r)), codec.sample_rate) for a, r in targets]
+    def through(encoder, codec, sources: list[tuple]) -> tuple[float, float]:
+        again = [(codec.decode(encoder.encode(a, r)), codec.sample_rate) for a, r in sources]
         counts = [word_error_counts(text, transcribe(*x)) for x, text in zip(again, tests)]
         similarity = statistics.fmean(speaker_similarity(*x, *t) for x, t in zip(again, targets))
         return similarity, sum(counts[1:], counts[0]).wer
 
-    similarity, codec_wer = through(base.codec)
+    renditions = [
+        (o.audio, o.sample_rate) for o in (base.voice.synthesize(t, seed=0) for t in tests)
+    ]
+    similarity, codec_wer = through(base.codec, base.codec, targets)
     reference["target through the base's codec (encode + decode) vs target"] = similarity
     before = measure(speak_all(base, tests), tests, targets)
-    del base
     print("before", json.dumps(before, indent=1))
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -199,11 +202,11 @@ def main() -> None:
         checkpoints=work / "checkpoints",
     )  # fmt: skip
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    train_summary = json.loads((folder / "run" / "training_summary.json").read_text())
     codec_summary = json.loads((folder / "codec-run" / "training_summary.json").read_text())
     tuned = load_pipeline(folder)
-    similarity, adapted_wer = through(tuned.codec)
-    reference["target through the fine-tuned pipeline's adapted codec vs target"] = similarity
+    similarity, adapted_wer = through(base.codec, tuned.codec, renditions)
+    reference["the corpus voice's codes through the adapted codec vs target"] = similarity
+    del base
     after = measure(speak_all(tuned, tests), tests, targets)
     print("after", json.dumps(after, indent=1))
     results = {
@@ -212,15 +215,12 @@ def main() -> None:
         "target_minutes": seconds / 60,
         "finetune_wall_minutes": wall / 60,
         "finetune_cpu_minutes": cpu / 60,
-        "steps": train_summary["steps"],
-        "pipeline_step": train_summary.get("pipeline_step"),
-        "lm_eval_loss": [
-            train_summary["first_eval_loss"],
-            train_summary.get("best_eval_loss"),
-            train_summary["final_eval_loss"],
-        ],
         "codec_steps": codec_summary["steps"],
         "codec_eval_loss": [codec_summary["first_eval_loss"], codec_summary["final_eval_loss"]],
+        "pitch_offset": codec_summary["pitch_offset"],
+        "pitch_step_semitones": 12
+        * np.log2(tuned.codec.config.f0_ceil / tuned.codec.config.f0_floor)
+        / (tuned.codec.config.pitch_bins - 1),
         "reference": reference,
         "codec_resynthesis_wer": codec_wer,
         "adapted_codec_resynthesis_wer": adapted_wer,
@@ -243,11 +243,11 @@ def _write(args, tests: list[str], r: dict) -> None:
         f"- fine-tuning (`emogen.speech.finetune.finetune_voice`, configs `finetune`; data "
         f"preparation included): {r['finetune_wall_minutes']:.1f} min wall, "
         f"{r['finetune_cpu_minutes']:.1f} min CPU, torch on 1 thread",
-        f"  - codec adapted {r['codec_steps']} steps (held-out reconstruction loss "
-        f"{r['codec_eval_loss'][0]:.3f} -> {r['codec_eval_loss'][1]:.3f})",
-        f"  - language model {r['steps']} steps, held-out loss {r['lm_eval_loss'][0]:.2f} at "
-        f"step 0, lowest {r['lm_eval_loss'][1]:.2f} at step {r['pipeline_step']} (the weights "
-        f"kept), {r['lm_eval_loss'][2]:.2f} at the last",
+        f"  - the codec's decoder adapted {r['codec_steps']} steps (held-out reconstruction "
+        f"loss {r['codec_eval_loss'][0]:.3f} -> {r['codec_eval_loss'][1]:.3f}); pitch offset "
+        f"{r['pitch_offset']:+.1f} pitch steps "
+        f"({r['pitch_offset'] * r['pitch_step_semitones']:+.1f} semitones); the language model is "
+        "the base's",
         f"- machine: {platform.platform()}, Python {platform.python_version()}, torch "
         f"{torch.__version__}",
         f"- test: the first {len(tests)} sentences of benchmarks/speech/sentences.txt; "
@@ -261,8 +261,8 @@ def _write(args, tests: list[str], r: dict) -> None:
     lines += [
         "",
         f"Whisper's WER of the target through the base's codec: "
-        f"{100 * r['codec_resynthesis_wer']:.1f} %; through the adapted codec: "
-        f"{100 * r['adapted_codec_resynthesis_wer']:.1f} %.",
+        f"{100 * r['codec_resynthesis_wer']:.1f} %; of the corpus voice's codes through the "
+        f"adapted codec: {100 * r['adapted_codec_resynthesis_wer']:.1f} %.",
         "",
         "| pipeline | emotion | similarity | WER | " + " | ".join(CORRELATES) + " |",
         "|---|---|---|---|" + "---|" * len(CORRELATES),

@@ -66,6 +66,9 @@ CONFIG_KEYS = {
     # adapting a codec (init_from) to speak the manifest's voice from another voice's codes
     "source_voice": (str, type(None)),  # the Piper voice whose codes the decoder learns to read
     "source_renditions": int,  # renditions of each text by the source voice (seeds, speeds)
+    "alignment_steps": int,  # a first adaptation of this many steps re-aligns the pairs (0: none)
+    "source_aligner": (str, type(None)),  # that first pass's codec (set by the recipe)
+    "pitch_augment_semitones": float,  # a: pairs shifted in pitch by U(-a/2, a) semitones
     # optimisation
     "steps": int,
     "batch_size": int,
@@ -84,6 +87,7 @@ CONFIG_KEYS = {
 }
 FEATURES = "features"
 SOURCE_PAIRS = "source_pairs.pt"
+ALIGNER = "aligner"
 SOURCE_SPEEDS = (1.0, 0.85, 1.15)  # Piper length scales of the renditions, in turn
 LOSS_LOG = "loss.csv"
 SUMMARY = "training_summary.json"
@@ -119,6 +123,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         raise EmogenError(f"{name_or_path}: phoneme_weight must be >= 0")
     if config["source_renditions"] < 1:
         raise EmogenError(f"{name_or_path}: source_renditions must be >= 1")
+    if config["alignment_steps"] < 0 or config["pitch_augment_semitones"] < 0:
+        raise EmogenError(f"{name_or_path}: alignment_steps and pitch_augment_semitones >= 0")
     return config
 
 
@@ -196,7 +202,12 @@ def build_source_data(
     speeds `SOURCE_SPEEDS` in turn), encoded by the codec, and the codes are moved onto the
     recording's token frames by DTW of the two (`emogen.face.audio_timing.time_map`): parallel
     voice conversion's training pairs (Toda, Black & Tokuda 2007, after DTW alignment), here
-    pairs of source codes and target frames. A pitch level is the recording's own (the decoder
+    pairs of source codes and target frames. With `source_aligner`, a codec adapted in a first
+    pass (`alignment_steps`) speaks each rendition's codes in the new voice first, and DTW aligns
+    that with the recording: one voice against itself, which DTW matches far better (the
+    iterative alignment of voice-conversion toolkits such as sprocket; Kobayashi & Toda 2018).
+    On 5 minutes of Festival's SLT voice it took the WER of the corpus voice's codes through
+    the adapted decoder from 19.3 % to 13.6 %. A pitch level is the recording's own (the decoder
     learns this voice's pitch), and the source's is shifted onto it at decode (`pitch_offset`);
     a codec without one must learn the voice's pitch from the source's codes.
 
@@ -210,6 +221,7 @@ def build_source_data(
     from emogen.errors import EmogenError
     from emogen.face.audio_timing import time_map
     from emogen.speech.audio import load_audio, resample
+    from emogen.speech.codec import WorldFrameCodec
     from emogen.speech.corpus import read_manifest
     from emogen.speech.feature_cache import cached_world_frames
     from emogen.speech.voice import PiperVoice
@@ -230,6 +242,7 @@ def build_source_data(
     key = {
         "source_voice": config["source_voice"],
         "source_renditions": config["source_renditions"],
+        "source_aligner": config["source_aligner"],
         "ids": sorted(frames),
     }
     cache = out / FEATURES / SOURCE_PAIRS
@@ -237,6 +250,9 @@ def build_source_data(
         cache.is_file() and torch.load(cache, weights_only=False)["key"] == key
     ):
         voice, pairs, levels = PiperVoice(config["source_voice"]), {}, {"source": [], "target": []}
+        aligner = None
+        if config["source_aligner"] is not None:
+            aligner = WorldFrameCodec.from_pretrained(config["source_aligner"]).eval()
         for utterance in tqdm(manifest, desc="source renditions", unit="utterance"):
             recording = load_audio(manifest.audio_path(utterance), rate, max_seconds=None)[0]
             target = padded(utterance.id)
@@ -254,7 +270,9 @@ def build_source_data(
                 codes = codec.encode_frames(source_frames)
                 if with_pitch:
                     levels["source"].append(_voiced(codes[1], source_frames, stride))
-                segment_times, source_times = time_map(source, recording, rate)
+                # the rendition's timing, in the new voice when a first pass can speak it
+                template = source if aligner is None else aligner.decode(codes)
+                segment_times, source_times = time_map(template, recording, rate)
                 moments = np.interp(centres, segment_times, source_times)
                 token = np.floor(moments * codec.frame_rate).astype(np.int64)
                 aligned = codes[:, np.clip(token, 0, codes.shape[1] - 1)]
@@ -328,6 +346,30 @@ def draw_batch(
         rows.append(frames[start : start + crop])
         classes.append(labels[start : start + crop])
     return torch.stack(rows), torch.stack(classes)
+
+
+def shift_pitch(
+    frames: torch.Tensor,
+    codes: torch.Tensor,
+    codec: Any,
+    semitones: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pair of a batch moved in pitch by U(-semitones / 2, semitones): its frames' log F0
+    and its pitch codes together. A custom voice's recordings are neutral, but the language
+    model raises pitch by up to 5 semitones for an emotion; without pitch the decoder never saw
+    (WORLD moves F0 apart from the envelope), it flattened them: on SLT, happy rose +1.6
+    semitones, against the base's +3.9. With 6 semitones (-3 to +6), +3.2."""
+    if not semitones or not codec.config.pitch_codebook:
+        return frames, codes
+    config = codec.config
+    step = (np.log(config.f0_ceil) - np.log(config.f0_floor)) / (config.pitch_bins - 1)
+    shift = (torch.rand(len(codes), generator=generator) * 1.5 - 0.5) * semitones
+    steps = torch.round(shift * np.log(2) / 12 / step)
+    codes, frames = codes.clone(), frames.clone()
+    codes[:, 1] = (codes[:, 1] + steps[:, None].long()).clamp(0, config.pitch_bins - 1)
+    frames[..., 0] += (steps * step / float(codec.normalizer.std[0]))[:, None].to(frames.dtype)
+    return frames, codes
 
 
 class CodecTrainingModule(torch.nn.Module):
@@ -404,6 +446,14 @@ def train(
     source = config["source_voice"] is not None
     if source and init_from is None:
         raise EmogenError("source_voice adapts a trained codec's decoder: give init_from")
+    if source and config["alignment_steps"] and config["source_aligner"] is None:
+        # the first pass, whose decoder re-speaks the renditions for the second's alignment
+        first = {**config, "steps": config["alignment_steps"], "alignment_steps": 0}
+        first["save_every"] = min(config["save_every"], config["alignment_steps"])
+        summary = train(first, manifest, Path(out) / ALIGNER, resume, stop_after, init_from)
+        if not summary["completed"]:
+            return summary
+        config = {**config, "source_aligner": str(Path(out) / ALIGNER / CODEC)}
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
     base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
@@ -462,7 +512,8 @@ def train(
         """A batch: frames and phoneme classes, or with `source_voice`, frames and codes."""
         size, crop = config["batch_size"], config["crop_frames"]
         if source:
-            return draw_code_batch(pairs, size, crop, stride, generator)
+            frames, codes = draw_code_batch(pairs, size, crop, stride, generator)
+            return shift_pitch(frames, codes, codec, config["pitch_augment_semitones"], generator)
         return draw_batch(pairs, size, crop, generator)
 
     eval_batch, eval_codes = draw(held_frames or train_frames, seeded_generator(config["seed"], 1))
