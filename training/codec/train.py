@@ -358,8 +358,9 @@ def shift_pitch(
     """Each pair of a batch moved in pitch by U(-semitones / 2, semitones): its frames' log F0
     and its pitch codes together. A custom voice's recordings are neutral, but the language
     model raises pitch by up to 5 semitones for an emotion; without pitch the decoder never saw
-    (WORLD moves F0 apart from the envelope), it flattened them: on SLT, happy rose +1.6
-    semitones, against the base's +3.9. With 6 semitones (-3 to +6), +3.2."""
+    (WORLD moves F0 apart from the envelope), it flattened them: on SLT, happy rose 1.6
+    semitones where the base rises 3.9 (a scratch run); with 6 (-3 to +6), 2.9
+    (benchmarks/speech/RESULTS_finetune.md)."""
     if not semitones or not codec.config.pitch_codebook:
         return frames, codes
     config = codec.config
@@ -643,10 +644,17 @@ def main() -> None:
     parser.add_argument(
         "--init-from", default=None, help="a trained codec folder to adapt (config finetune)"
     )
+    parser.add_argument(
+        "--source-voice",
+        default=None,
+        help="with --init-from: the Piper voice whose codes the decoder learns to read",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)  # processes, not threads, share the cores
     config = load_config(args.config)
+    if args.source_voice is not None:
+        config["source_voice"] = args.source_voice
     out = args.out or ROOT / "checkpoints" / f"codec-{Path(args.config).stem}"
     train(config, args.manifest, out, args.resume, args.stop_after, args.init_from)
 
