@@ -282,6 +282,16 @@ def test_recipe_pitch_level_with_phoneme_guidance_learns(
     moved, moved_codes = recipe.shift_pitch(frames, codes, adapted, 6.0, torch.Generator())
     assert torch.equal(moved[..., 1:], frames[..., 1:]) and not torch.equal(moved, frames)
     assert (adapted.pitch_codes(moved) - moved_codes[:, 1]).abs().max() <= 1
+    # ... and the other columns as the base decoder answers a pitch step (louder when higher)
+    response = recipe.pitch_response(codec, [(frames[0], codes[0])], 0.0, step=2)
+    assert response.shape == (64,) and response[2:].abs().sum() > 0
+    again, again_codes = recipe.shift_pitch(
+        frames, codes, adapted, 6.0, torch.Generator(), response
+    )
+    steps = (again_codes[:, 1] - codes[:, 1]).float()[:, :1, None]  # no clamping here
+    torch.testing.assert_close(
+        again[..., 2:] - frames[..., 2:], steps * response[2:].expand(4, 64, -1)
+    )
     # a first pass of alignment_steps, whose decoder re-spoke the renditions for the alignment
     aligner = tmp_path / "adapted" / "aligner"
     assert json.loads((aligner / "training_summary.json").read_text())["steps"] == 2

@@ -348,19 +348,44 @@ def draw_batch(
     return torch.stack(rows), torch.stack(classes)
 
 
+def pitch_response(
+    codec: Any, pairs: list[tuple[torch.Tensor, torch.Tensor]], offset: float, step: int = 20
+) -> torch.Tensor:
+    """`(D,)` how a codec's decoder changes each normalised frame column per pitch step: its
+    frames for up to 32 pairs' codes `step` steps higher less those `step` lower, over
+    `2 * step`, at the source voice's pitch (the codes' pitch less `offset`). Trained on
+    emotional speech, whose pitch and loudness rise together, the shipped codec makes each
+    semitone up about 0.9 dB louder: that, not the content codes, carries most of an
+    emotion's loudness."""
+    if not codec.config.pitch_codebook:
+        return torch.zeros(codec.config.frame_dims)
+    top, changes = codec.config.pitch_bins - 1, []
+    with torch.no_grad():
+        for _, codes in pairs[:32]:
+            centre = torch.round(codes[1].float() - offset).long()
+            up, down = codes.clone(), codes.clone()
+            up[1], down[1] = (centre + step).clamp(0, top), (centre - step).clamp(0, top)
+            change = codec.reconstruct(up[None]) - codec.reconstruct(down[None])
+            changes.append(change[0].mean(0) / (2 * step))
+    return torch.stack(changes).mean(0)
+
+
 def shift_pitch(
     frames: torch.Tensor,
     codes: torch.Tensor,
     codec: Any,
     semitones: float,
     generator: torch.Generator,
+    response: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each pair of a batch moved in pitch by U(-semitones / 2, semitones): its frames' log F0
-    and its pitch codes together. A custom voice's recordings are neutral, but the language
-    model raises pitch by up to 5 semitones for an emotion; without pitch the decoder never saw
-    (WORLD moves F0 apart from the envelope), it flattened them: on SLT, happy rose 1.6
-    semitones where the base rises 3.9 (a scratch run); with 6 (-3 to +6), 2.9
-    (benchmarks/speech/RESULTS_finetune.md)."""
+    and its pitch codes together, and its other columns by `response` (`pitch_response`) per
+    pitch step. A custom voice's recordings are neutral, but the language model raises pitch by
+    up to 5 semitones for an emotion; without pitch the decoder never saw (WORLD moves F0 apart
+    from the envelope), it flattened them: on SLT, happy rose 1.6 semitones where the base
+    rises 3.9 (a scratch run); with 6 (-3 to +6), 2.9, but the emotions' loudness was gone
+    (+0.1 dB where the base rises 2.5: benchmarks/speech/RESULTS_finetune.md's first run),
+    which `response` restores."""
     if not semitones or not codec.config.pitch_codebook:
         return frames, codes
     config = codec.config
@@ -369,6 +394,8 @@ def shift_pitch(
     steps = torch.round(shift * np.log(2) / 12 / step)
     codes, frames = codes.clone(), frames.clone()
     codes[:, 1] = (codes[:, 1] + steps[:, None].long()).clamp(0, config.pitch_bins - 1)
+    if response is not None:
+        frames[..., 2:] += (steps[:, None, None] * response[2:]).to(frames.dtype)
     frames[..., 0] += (steps * step / float(codec.normalizer.std[0]))[:, None].to(frames.dtype)
     return frames, codes
 
@@ -458,7 +485,7 @@ def train(
     accelerator = Accelerator(mixed_precision=config["mixed_precision"])
     out = check_run_folder(out, config, resume, accelerator)
     base = WorldFrameCodec.from_pretrained(init_from) if init_from is not None else None
-    pitch_offset = 0.0
+    pitch_offset, response = 0.0, None
     if source:
         # only the decoder (and pitch embedding) learn: the codes stay the source voice's
         base.register_to_config(pitch_offset=0.0)
@@ -466,6 +493,8 @@ def train(
             Path(manifest), out, config, accelerator, base
         )
         normalizer, vocoder, phonemes = base.normalizer, base.vocoder, []
+        # measured before any training (a resumed run measures the same)
+        response = pitch_response(base, train_frames, pitch_offset)
         for parameter in [*base.encoder.parameters(), *base.quantizer.parameters()]:
             parameter.requires_grad_(False)
     else:
@@ -514,7 +543,8 @@ def train(
         size, crop = config["batch_size"], config["crop_frames"]
         if source:
             frames, codes = draw_code_batch(pairs, size, crop, stride, generator)
-            return shift_pitch(frames, codes, codec, config["pitch_augment_semitones"], generator)
+            semitones = config["pitch_augment_semitones"]
+            return shift_pitch(frames, codes, codec, semitones, generator, response)
         return draw_batch(pairs, size, crop, generator)
 
     eval_batch, eval_codes = draw(held_frames or train_frames, seeded_generator(config["seed"], 1))
