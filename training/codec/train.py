@@ -384,8 +384,8 @@ def shift_pitch(
     up to 5 semitones for an emotion; without pitch the decoder never saw (WORLD moves F0 apart
     from the envelope), it flattened them: on SLT, happy rose 1.6 semitones where the base
     rises 3.9 (a scratch run); with 6 (-3 to +6), 2.9, but the emotions' loudness was gone
-    (+0.1 dB where the base rises 2.5: benchmarks/speech/RESULTS_finetune.md's first run),
-    which `response` restores."""
+    (+0.1 dB where the base rises 2.5, bench_finetune.py at 11:49 on 2026-11-23); with
+    `response`, +3.1 semitones and +1.7 dB (benchmarks/speech/RESULTS_finetune.md)."""
     if not semitones or not codec.config.pitch_codebook:
         return frames, codes
     config = codec.config
