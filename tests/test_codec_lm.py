@@ -108,6 +108,18 @@ def test_guidance_and_limits(memorised) -> None:
         prompt, condition[:1], torch.zeros(1, 8), guidance_scale=2.0, top_k=1, max_frames=5
     )
     assert guided[0].shape == (3, 5)  # stopped at max_frames
+    # guidance on chosen levels only: none of them is the conditional model, all is the default
+
+    def run(**kwargs) -> torch.Tensor:
+        return model.generate(
+            prompt, condition[:1], torch.zeros(1, 8), top_k=1, max_frames=8,
+            generator=torch.Generator().manual_seed(0), **kwargs,
+        )[0]  # fmt: skip
+
+    assert torch.equal(run(guidance_scale=3.0, guided_levels=[]), run())
+    assert torch.equal(run(guidance_scale=3.0, guided_levels=[0, 1, 2]), run(guidance_scale=3.0))
+    with pytest.raises(EmogenError, match="guided_levels"):
+        run(guidance_scale=3.0, guided_levels=[3])
     longer = model.generate(prompt, condition[:1], top_k=1, max_frames=40, min_frames=15)
     assert longer[0].shape[1] >= 15
     with pytest.raises(EmogenError, match="null_condition"):
@@ -403,6 +415,8 @@ def test_voice_finetune_command(
     assert not any(changed(tuned.language_model, before.language_model))
     summary = json.loads((folder / "codec-run" / "training_summary.json").read_text())
     assert summary["steps"] == 3 and summary["completed"]
+    aligner = json.loads((folder / "codec-run" / "aligner" / "training_summary.json").read_text())
+    assert aligner["steps"] == 3  # the first, alignment pass: at most --steps
     assert (folder / "data" / "manifest.jsonl").is_file()
     assert not (folder / "README.md").exists()  # the base's card is not this voice's
     out = tuned("Hello there.", emotion="happy", generator=0)

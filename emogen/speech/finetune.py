@@ -4,7 +4,7 @@ The codec language model speaks in the codes of the corpus voice it was trained 
 adapted to decode those codes in the new voice makes the whole pipeline speak in it, and keeps
 everything the language model learned: its intelligibility, its emotions and their intensities.
 (Fine-tuning the language model itself on 5 minutes of a voice did not work: its speech fell to
-85-98 % WER, benchmarks/speech/RESULTS_finetune.md's history.)
+85-126 % WER; pipelines/tts-codec-lm/README.md.)
 
 1. `prepare_voice_data` checks, transcribes and segments the recordings into
    `checkpoints/NAME/data` (and refuses, with its report, before any training when too little
@@ -61,7 +61,7 @@ def finetune_voice(
         name: the voice's name: the pipeline goes to `<checkpoints>/<name>`.
         base: the codec-LM pipeline to start from (a short name or a folder).
         steps: the codec decoder's fine-tuning steps (None: training/codec's `finetune`
-            config's).
+            config's); the first, alignment pass runs at most as many.
         resume: continue an interrupted run from its newest saved state.
         checkpoints: the folder of fine-tuned voices (None: the checkout's `checkpoints/`).
         min_total_seconds: less usable speech is refused before training.
@@ -93,6 +93,7 @@ def finetune_voice(
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise EmogenError(f"steps must be an integer >= 1, got {steps!r}")
         config["steps"] = steps
+        config["alignment_steps"] = min(config["alignment_steps"], steps)
     out = Path(checkpoints if checkpoints is not None else ROOT / "checkpoints") / name
     report = prepare_voice_data(
         folder, out / "data", speaker=name, min_total_seconds=min_total_seconds, progress=progress
