@@ -368,6 +368,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         generator: torch.Generator | None = None,
         frame_phonemes: Sequence[torch.Tensor] | None = None,
         phoneme_prior_scale: float = 0.0,
+        guided_levels: Sequence[int] | None = None,
     ) -> list[torch.Tensor]:
         """Sample codec frames for a batch of phoneme sequences.
 
@@ -394,6 +395,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 model's scores in ASR (Gulcehre et al. 2015). Free-running generation drifts
                 from the phoneme it points at (teacher-forced predictions are far better); the
                 prior pulls each frame back to codes heard for that phoneme. 0: none.
+            guided_levels: the codec levels guidance applies to (None: all); the others, and
+                the pointer's advances when level 0 is not among them, are drawn from the
+                conditional model alone.
 
         Returns:
             B tensors of `(Q, T_b)` codes.
@@ -417,6 +421,9 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         if guided and null_condition is None:
             raise EmogenError("guidance_scale != 1 needs null_condition")
         batch, num_codebooks = len(tokens), self.config.num_codebooks
+        levels = list(range(num_codebooks)) if guided_levels is None else list(guided_levels)
+        if any(not 0 <= level < num_codebooks for level in levels):
+            raise EmogenError(f"guided_levels must be in [0, {num_codebooks}), got {levels}")
         device = self.device
         aligned = self.config.phoneme_alignment
         row_tokens = [sequence.to(device) for sequence in tokens]
@@ -469,11 +476,16 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             logits = self._logits(last).float()  # (B', Q, K + 2)
             if guided:
                 conditional, unconditional = logits[:batch], logits[batch:]
-                logits = unconditional + guidance_scale * (conditional - unconditional)
+                logits = conditional.clone()
+                logits[:, levels] = unconditional[:, levels] + guidance_scale * (
+                    conditional[:, levels] - unconditional[:, levels]
+                )
             if aligned:  # the pointer's advance, sampled as the codes are
                 moves = self.advance_head(last).float()
-                if guided:
+                if guided and 0 in levels:
                     moves = moves[batch:] + guidance_scale * (moves[:batch] - moves[batch:])
+                elif guided:
+                    moves = moves[:batch]
                 # drawn at the temperature but never truncated: under greedy decoding
                 # (top-k 1) the likelier "stay" would hold the pointer on one phoneme for ever
                 advance = _sample(moves, temperature, None, None, generator)
