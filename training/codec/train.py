@@ -33,6 +33,7 @@ batches the uninterrupted run would have seen.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -243,6 +244,11 @@ def build_source_data(
         "source_voice": config["source_voice"],
         "source_renditions": config["source_renditions"],
         "source_aligner": config["source_aligner"],
+        "aligner_sha1": [  # a first pass run again gives other pairs
+            hashlib.sha1(f.read_bytes()).hexdigest()
+            for f in sorted(Path(config["source_aligner"] or out / "none").glob("*"))
+        ],
+        "manifest_sha1": hashlib.sha1(Path(manifest_path).read_bytes()).hexdigest(),
         "ids": sorted(frames),
     }
     cache = out / FEATURES / SOURCE_PAIRS
