@@ -17,7 +17,8 @@ what can be trained on, saying why for everything it leaves out:
    `min_segment_seconds` are dropped;
 5. each segment's phonemes are timed on it (`emogen.face.audio_timing.align_phonemes`: the
    voice's rendition warped onto it), the alignment a codec LM with a phoneme pointer trains
-   on; a segment that cannot be aligned is left out;
+   on (training/tts_codec_lm; `emogen voice finetune` adapts the codec instead and aligns
+   renditions frame by frame itself); a segment that cannot be aligned is left out;
 6. the segments are written at the voice's rate into `<out>/wavs/` with a manifest
    (`emogen.speech.corpus`, emotion neutral, with the alignment), and the report beside it.
 
