@@ -218,9 +218,7 @@ def main() -> None:
         "codec_steps": codec_summary["steps"],
         "codec_eval_loss": [codec_summary["first_eval_loss"], codec_summary["final_eval_loss"]],
         "pitch_offset": codec_summary["pitch_offset"],
-        "pitch_step_semitones": 12
-        * np.log2(tuned.codec.config.f0_ceil / tuned.codec.config.f0_floor)
-        / (tuned.codec.config.pitch_bins - 1),
+        "pitch_step_semitones": 12 * tuned.codec.pitch_step / np.log(2),
         "reference": reference,
         "codec_resynthesis_wer": codec_wer,
         "adapted_codec_resynthesis_wer": adapted_wer,

@@ -397,6 +397,13 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             return frames
         return torch.cat([torch.zeros_like(frames[..., :1]), frames[..., 1:]], -1)
 
+    @property
+    def pitch_step(self) -> float:
+        """Log F0 (natural log) between neighbouring pitch codes: `pitch_bins` even steps from
+        `f0_floor` to `f0_ceil`."""
+        config = self.config
+        return float(np.log(config.f0_ceil / config.f0_floor) / (config.pitch_bins - 1))
+
     def pitch_codes(self, frames: torch.Tensor) -> torch.Tensor:
         """`(B, N, D)` normalised frames -> `(B, N / stride)` pitch codes: each token frame's
         mean log F0 (WORLD frames carry it through unvoiced stretches too) in `pitch_bins`
@@ -406,8 +413,7 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             self._normalizer.mean[0]
         )
         mean = log_f0.reshape(len(frames), -1, config.stride).mean(-1)
-        low, high = np.log(config.f0_floor), np.log(config.f0_ceil)
-        steps = (mean - low) / (high - low) * (config.pitch_bins - 1)
+        steps = (mean - np.log(config.f0_floor)) / self.pitch_step
         return steps.round().clamp(0, config.pitch_bins - 1).long()
 
     @staticmethod

@@ -208,7 +208,7 @@ def build_source_data(
     that with the recording: one voice against itself, which DTW matches far better (the
     iterative alignment of voice-conversion toolkits such as sprocket; Kobayashi & Toda 2018).
     On 5 minutes of Festival's SLT voice it took the WER of the corpus voice's codes through
-    the adapted decoder from 19.3 % to 13.6 %. A pitch level is the recording's own (the decoder
+    the adapted decoder from 19.3 % to 13.6 % (scratch runs; bench_finetune.py measured 13.6 %). A pitch level is the recording's own (the decoder
     learns this voice's pitch), and the source's is shifted onto it at decode (`pitch_offset`);
     a codec without one must learn the voice's pitch from the source's codes.
 
@@ -394,8 +394,7 @@ def shift_pitch(
     `response`, +3.1 semitones and +1.7 dB (benchmarks/speech/RESULTS_finetune.md)."""
     if not semitones or not codec.config.pitch_codebook:
         return frames, codes
-    config = codec.config
-    step = (np.log(config.f0_ceil) - np.log(config.f0_floor)) / (config.pitch_bins - 1)
+    config, step = codec.config, codec.pitch_step
     shift = (torch.rand(len(codes), generator=generator) * 1.5 - 0.5) * semitones
     steps = torch.round(shift * np.log(2) / 12 / step)
     codes, frames = codes.clone(), frames.clone()
