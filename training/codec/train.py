@@ -208,9 +208,10 @@ def build_source_data(
     that with the recording: one voice against itself, which DTW matches far better (the
     iterative alignment of voice-conversion toolkits such as sprocket; Kobayashi & Toda 2018).
     On 5 minutes of Festival's SLT voice it took the WER of the corpus voice's codes through
-    the adapted decoder from 19.3 % to 13.6 % (scratch runs; bench_finetune.py measured 13.6 %). A pitch level is the recording's own (the decoder
-    learns this voice's pitch), and the source's is shifted onto it at decode (`pitch_offset`);
-    a codec without one must learn the voice's pitch from the source's codes.
+    the adapted decoder from 19.3 % to 13.6 % (scratch runs; bench_finetune.py measured 13.6 %).
+    A pitch level is the recording's own (the decoder learns this voice's pitch), and the
+    source's is shifted onto it at decode (`pitch_offset`); a codec without one must learn the
+    voice's pitch from the source's codes.
 
     Returns:
         `(train, held_out, pitch_offset)`: `(frames, codes)` pairs (the recording's normalised
