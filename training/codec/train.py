@@ -160,10 +160,7 @@ def build_data(
         manifest, manifest_path, [u.id for u in manifest], out / FEATURES, vocoder, coder,
         accelerator,
     )  # fmt: skip
-    texts = sorted({u.text for u in manifest})
-    held_texts = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
-    if len(held_texts) >= len(texts):
-        raise EmogenError(f"{manifest_path}: {len(texts)} texts; validation_texts leaves none")
+    held_texts = held_out_texts(manifest, manifest_path, config)
     long_enough = [u for u in manifest if frames[u.id].shape[0] >= config["crop_frames"]]
     train_ids = [u.id for u in long_enough if u.text not in held_texts]
     held_ids = [u.id for u in long_enough if u.text in held_texts]
@@ -191,6 +188,18 @@ def build_data(
         return [(torch.from_numpy(normalizer.normalize(frames[i])), labels(i)) for i in ids]
 
     return pairs(train_ids), pairs(held_ids), normalizer, vocoder, phonemes
+
+
+def held_out_texts(manifest: Any, manifest_path: Path, config: dict) -> set[str]:
+    """The last `validation_texts` texts of the manifest (sorted): all their utterances are
+    held out."""
+    from emogen.errors import EmogenError
+
+    texts = sorted({u.text for u in manifest})
+    held_texts = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
+    if len(held_texts) >= len(texts):
+        raise EmogenError(f"{manifest_path}: {len(texts)} texts; validation_texts leaves none")
+    return held_texts
 
 
 def build_source_data(
@@ -294,10 +303,7 @@ def build_source_data(
         torch.save({"key": key, "pairs": pairs, "pitch_offset": offset}, cache)
     accelerator.wait_for_everyone()
     saved = torch.load(cache, weights_only=False)
-    texts = sorted({u.text for u in manifest})
-    held_texts = set(texts[-config["validation_texts"] :]) if config["validation_texts"] else set()
-    if len(held_texts) >= len(texts):
-        raise EmogenError(f"{manifest_path}: {len(texts)} texts; validation_texts leaves none")
+    held_texts = held_out_texts(manifest, manifest_path, config)
     split: dict[bool, list] = {True: [], False: []}
     for utterance in manifest:
         if frames[utterance.id].shape[0] < config["crop_frames"]:
@@ -544,16 +550,21 @@ def train(
     content_levels = codec.quantizer.num_codebooks
     stride = codec.config.stride
 
-    def draw(pairs: list, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch: frames and phoneme classes, or with `source_voice`, frames and codes."""
+    def draw(
+        pairs: list, generator: torch.Generator, augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch: frames and phoneme classes, or with `source_voice`, frames and codes
+        (pitch-shifted when `augment`)."""
         size, crop = config["batch_size"], config["crop_frames"]
         if source:
             frames, codes = draw_code_batch(pairs, size, crop, stride, generator)
-            semitones = config["pitch_augment_semitones"]
+            semitones = config["pitch_augment_semitones"] if augment else 0.0
             return shift_pitch(frames, codes, codec, semitones, generator, response)
         return draw_batch(pairs, size, crop, generator)
 
-    eval_batch, eval_codes = draw(held_frames or train_frames, seeded_generator(config["seed"], 1))
+    eval_batch, eval_codes = draw(
+        held_frames or train_frames, seeded_generator(config["seed"], 1), augment=False
+    )
     if not source:
         eval_codes = None
 
