@@ -188,6 +188,25 @@ def test_durations_from_elsewhere_drive_the_pointer(memorised) -> None:
             model.generate(prompt, condition[:1], frame_phonemes=bad)
 
 
+def test_max_phoneme_frames_moves_a_held_pointer_on(memorised) -> None:
+    """`max_phoneme_frames`: a pointer that stays that long on one phoneme is moved on, so the
+    utterance is shorter than the memorised one; without a pointer the limit is unused."""
+    model, tokens, _, _, _, condition, _, _ = memorised
+    prompt = [tokens[0, :4]]
+    # a low temperature: the pointer's advances are the memorised ones
+    free = model.generate(prompt, condition[:1], temperature=1e-3, max_frames=40)
+    forced = model.generate(
+        prompt, condition[:1], temperature=1e-3, max_frames=40, max_phoneme_frames=1
+    )
+    if model.config.phoneme_alignment:
+        assert free[0].shape == (3, 10)  # the memorised durations: 2, 3, 2, 3 frames
+        assert forced[0].shape[1] <= 4  # one frame a phoneme at most
+    else:
+        assert torch.equal(forced[0], free[0])
+    with pytest.raises(EmogenError, match="max_phoneme_frames must be >= 1"):
+        model.generate(prompt, condition[:1], max_phoneme_frames=0)
+
+
 def test_phoneme_prior_table_and_guidance(memorised, tmp_path) -> None:
     """The prior counts log p(phoneme | first-level code); a large `phoneme_prior_scale` makes
     each frame's first code one heard with its phoneme; it saves and loads with the model."""

@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 # Frames generated at most per phoneme character (50 frames a second: 0.4 s), so a model that
 # never says END still stops.
 MAX_FRAMES_PER_PHONEME = 20
+# Frames the phoneme pointer may stay on one phoneme before it is moved on (0.6 s). The longest
+# phoneme of tts-default's neutral, sad, disgusted and calm renderings of 30 sentences lasted 13
+# frames (a final stop in sad speech); without the limit, two of 30 disgusted sentences held
+# their last phoneme to MAX_FRAMES_PER_PHONEME (23.6 s each; 2026-11-23).
+MAX_PHONEME_FRAMES = 30
 
 
 class CodecLMTTSPipeline(EmotionalTTSPipeline):
@@ -223,6 +228,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             max_frames=max_frames,
             generator=torch_generator,
             phoneme_prior_scale=float(prior_scale),
+            max_phoneme_frames=MAX_PHONEME_FRAMES,
         )
 
         # 4. decode, verify, join

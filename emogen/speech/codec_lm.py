@@ -369,6 +369,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         frame_phonemes: Sequence[torch.Tensor] | None = None,
         phoneme_prior_scale: float = 0.0,
         guided_levels: Sequence[int] | None = None,
+        max_phoneme_frames: int | None = None,
     ) -> list[torch.Tensor]:
         """Sample codec frames for a batch of phoneme sequences.
 
@@ -398,6 +399,10 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             guided_levels: the codec levels guidance applies to (None: all); the others, and
                 the pointer's advances when level 0 is not among them, are drawn from the
                 conditional model alone.
+            max_phoneme_frames: with `phoneme_alignment`, the pointer moves on by one after
+                this many frames on one phoneme (None: never forced). Low temperatures sharpen
+                the per-frame advance towards "stay", and on slow speech a row could hold one
+                phoneme until `max_frames` (silence or babble of seconds).
 
         Returns:
             B tensors of `(Q, T_b)` codes.
@@ -410,6 +415,8 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             raise EmogenError(f"top_p must be in (0, 1] or None, got {top_p}")
         if phoneme_prior_scale < 0:
             raise EmogenError(f"phoneme_prior_scale must be >= 0, got {phoneme_prior_scale}")
+        if max_phoneme_frames is not None and max_phoneme_frames < 1:
+            raise EmogenError(f"max_phoneme_frames must be >= 1 or None, got {max_phoneme_frames}")
         if phoneme_prior_scale > 0 and not (
             self.config.phoneme_alignment and self.config.phoneme_prior
         ):
@@ -431,6 +438,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             frame_phonemes = _check_frame_phonemes(frame_phonemes, row_tokens, aligned)
             max_frames = max(len(owners) for owners in frame_phonemes)
         pointers = torch.zeros(batch, dtype=torch.long, device=device)
+        held = torch.zeros(batch, dtype=torch.long)  # frames each row's pointer has stayed
         if guided:
             tokens = [*tokens, *tokens]
             condition = torch.cat([condition, null_condition])
@@ -497,7 +505,11 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                         ends = len(row_tokens[row])
                         pointers[row] = int(owners[step]) if step < len(owners) else ends
                         continue
-                    pointers[row] += int(advance[row])
+                    moved = int(advance[row])
+                    held[row] = 0 if moved else held[row] + 1
+                    if max_phoneme_frames is not None and held[row] >= max_phoneme_frames:
+                        moved, held[row] = 1, 0
+                    pointers[row] += moved
                     if step < min_frames:
                         pointers[row] = pointers[row].clamp(max=len(row_tokens[row]) - 1)
             chosen = torch.empty(batch, num_codebooks, dtype=torch.long, device=device)
