@@ -463,3 +463,44 @@ def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
     audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05
     assert 0.8 < seconds < 3.5, seconds  # 7 syllables; the pointer ends the utterance
+
+
+def test_the_verifier_puts_words_first() -> None:
+    """`verifier_score`: one word wrong in ten outweighs a VAD distance of up to 1; between
+    candidates with the same words, the closer emotion wins; the error is capped at 1."""
+    from emogen.pipelines.tts_codec_lm import VERIFIER_EMOTION_WEIGHT, verifier_score
+
+    assert VERIFIER_EMOTION_WEIGHT == 0.1
+    assert verifier_score(0.0, 0.9) > verifier_score(0.1, 0.0)
+    assert verifier_score(0.1, 0.2) > verifier_score(0.1, 0.5)
+    assert verifier_score(3.0, 0.0) == verifier_score(1.0, 0.0) == -1.0
+    assert verifier_score(0.1, 0.5, emotion_weight=1.0) < verifier_score(0.2, 0.0, 1.0)
+
+
+def test_best_of_keeps_the_verifiers_choice() -> None:
+    """The shipped codec LM with `best_of=3`: every candidate is scored by `verify`
+    (`verifier_score` of `verifier_terms`), and the one spoken is the best scored."""
+    from emogen.eval.speech import word_error_rate
+    from emogen.pipelines import load_pipeline
+    from emogen.pipelines.tts_codec_lm import verifier_score
+
+    pipe = load_pipeline("tts-codec-lm")
+    text = "We walked along the river."
+    scored = []
+
+    def recording(audio, sample_rate, sentence, emotion):
+        transcript, distance = pipe.verifier_terms(audio, sample_rate, emotion)
+        score = type(pipe).verify(pipe, audio, sample_rate, sentence, emotion)
+        assert score == verifier_score(word_error_rate(sentence, transcript), distance)
+        scored.append((score, audio.copy()))
+        return score
+
+    pipe.verify = recording
+    out = pipe(text, emotion="sad", generator=3, best_of=3)
+    assert len(scored) == 3
+    first = scored[0][1]
+    assert any(len(a) != len(first) or not np.array_equal(a, first) for _, a in scored[1:])
+    best = max(scored, key=lambda item: item[0])[1]
+    spoken = out.audios[0]
+    assert len(spoken) == len(best)  # peak-normalised after the choice
+    np.testing.assert_allclose(spoken / np.abs(spoken).max(), best / np.abs(best).max(), atol=1e-5)

@@ -22,7 +22,7 @@ from ..speech.voice import PiperVoice
 from .tts import PEAK, EmotionalSpeechOutput, EmotionalTTSPipeline, SpeechChunk, _chunk_starts
 from .utils import EmotionInput, check_output_type, resolve_seed, to_output
 
-__all__ = ["CodecLMTTSPipeline"]
+__all__ = ["CodecLMTTSPipeline", "verifier_score"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ MAX_FRAMES_PER_PHONEME = 20
 # their last phoneme to MAX_FRAMES_PER_PHONEME (23.6 s each; 2026-11-23).
 MAX_PHONEME_FRAMES = 30
 
+# Weight of the verifier's emotion distance beside the word error rate. benchmarks/speech/
+# tune_verifier.py (4 candidates of 30 tuning sentences x 8 emotions, 2026-11-23): at 1 the
+# distance outweighed intelligibility (WER 13.9 % neutral / 16.1 % emotional); at 0.1 one word
+# in ten outweighs a VAD distance of 1, giving 10.4 / 13.1 % (Whisper alone: 10.4 / 13.0 %) and
+# a mean distance of 0.59 (0.69 by Whisper alone, 0.77 with no choice).
+VERIFIER_EMOTION_WEIGHT = 0.1
+
 
 class CodecLMTTSPipeline(EmotionalTTSPipeline):
     """Emotional TTS by a codec language model (the UDDETTS / Llasa family).
@@ -45,8 +52,9 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
 
     Inference-time scaling as in Llasa (Ye et al. 2025): with `best_of` N > 1 each sentence is
     sampled N times and a verifier keeps the candidate with the best score: minus the word error
-    rate of Whisper's transcript, minus the distance between the emotion the prosody estimator
-    hears (`estimator`, the voice conversion's) and the one asked for, in VAD.
+    rate of Whisper's transcript, minus `VERIFIER_EMOTION_WEIGHT` times the distance between the
+    emotion the prosody estimator hears (`estimator`, the voice conversion's) and the one asked
+    for, in VAD. The tuned sampling varies enough between candidates.
 
     Components:
         voice: the `PiperVoice` whose phonemizer and phoneme ids the model reads.
@@ -60,8 +68,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
 
     Example:
         >>> pipe = load_pipeline("tts-codec-lm")
-        >>> out = pipe("I can't believe we won!", emotion="happy", generator=0, best_of=4,
-        ...            temperature=0.8, top_k=50)  # varied candidates for the verifier
+        >>> out = pipe("I can't believe we won!", emotion="happy", generator=0, best_of=4)
     """
 
     _optional_components = ["estimator"]  # noqa: RUF012 (diffusers reads a plain class list)
@@ -184,7 +191,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         if best_of > 1 and top_k == 1:
             raise EmogenError(
                 "best_of > 1 needs sampling: with top_k 1 (greedy) every candidate is the same; "
-                "give top_k > 1, e.g. best_of=4, temperature=0.8, top_k=50"
+                "give top_k > 1 (the shipped tts-codec-lm samples at top_k 5)"
             )
         seed = resolve_seed(generator)
         torch_generator = torch.Generator().manual_seed(0 if seed is None else seed)
@@ -261,15 +268,33 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         return EmotionalSpeechOutput(audios, rate, used, spoken, None, starts, [None] * len(audios))
 
     def verify(self, audio: np.ndarray, sample_rate: int, text: str, emotion: Emotion) -> float:
-        """The best-of-N verifier's score of one candidate (higher is better): minus Whisper's
-        word error rate against `text`, minus the VAD distance between the estimator's emotion
-        and `emotion` (each in [0, ~2])."""
-        from ..eval.speech import transcribe, word_error_rate
+        """The best-of-N verifier's score of one candidate (`verifier_score`; higher is
+        better)."""
+        from ..eval.speech import word_error_rate
 
-        error = word_error_rate(text, transcribe(audio, sample_rate))
+        transcript, distance = self.verifier_terms(audio, sample_rate, emotion)
+        return verifier_score(word_error_rate(text, transcript), distance)
+
+    def verifier_terms(
+        self, audio: np.ndarray, sample_rate: int, emotion: Emotion
+    ) -> tuple[str, float]:
+        """What the verifier hears in one candidate: Whisper's transcript, and the VAD distance
+        between the estimator's emotion and `emotion` (2 sqrt 3, the most, when it hears no
+        voiced speech)."""
+        from ..eval.speech import transcribe
+
+        transcript = transcribe(audio, sample_rate)
         try:
             heard = self.estimator.estimate(audio, sample_rate)
             distance = float(np.linalg.norm(np.subtract(heard.vad, emotion.vad)))
         except EmogenError:  # no voiced speech to hear an emotion in: the worst distance
             distance = 2 * np.sqrt(3)
-        return -min(error, 1.0) - distance
+        return transcript, distance
+
+
+def verifier_score(
+    error: float, distance: float, emotion_weight: float = VERIFIER_EMOTION_WEIGHT
+) -> float:
+    """The best-of-N verifier's score (higher is better): minus the word error rate (capped at
+    1), minus `emotion_weight` times the VAD distance to the emotion asked for."""
+    return -min(error, 1.0) - emotion_weight * distance
