@@ -25,8 +25,9 @@ the phoneme the previous frame belonged to and of the one after it, and an extra
 how many phonemes the pointer moves on for this frame (0 .. `max_advance`). Training reads the
 pointer from the corpus's phoneme alignment; generation samples the advance, so durations (and
 the emotion's speech rate) stay the model's own, and the utterance ends when the pointer passes
-the last phoneme. Without the pointer the model must discover the alignment inside attention,
-which emogen's first base run had not done after 2,500 steps (babble of the wrong length).
+the last phoneme (`max_phoneme_frames` moves on a pointer that holds one phoneme too long).
+Without the pointer the model must discover the alignment inside attention, which emogen's
+first base run had not done after 2,500 steps (babble of the wrong length).
 `generate` can also take the durations from elsewhere (`frame_phonemes`, as from a FastSpeech
 duration predictor).
 
