@@ -145,6 +145,17 @@ def _cmd_tts(args: argparse.Namespace) -> int:
         jobs = [(line, out_dir / f"{i:04d}.wav") for i, line in enumerate(lines, 1)]
     _quiet_loading()
     pipe = load_pipeline(args.pipeline)
+    options = _learned_options(args)
+    if args.best_of is not None:
+        from .pipelines import CodecLMTTSPipeline
+
+        if not isinstance(pipe, CodecLMTTSPipeline):
+            raise EmogenError(
+                f"--best-of applies to codec-LM pipelines (tts-codec-lm), not {args.pipeline}"
+            )
+        if args.best_of < 1:
+            raise EmogenError(f"--best-of must be >= 1, got {args.best_of}")
+        options["best_of"] = args.best_of
     for text, _ in jobs:  # every line is checked before anything is written
         pipe.check_inputs(text, args.intensity)
     if args.out_dir:
@@ -155,7 +166,7 @@ def _cmd_tts(args: argparse.Namespace) -> int:
             emotion=emotion,
             intensity=args.intensity,
             generator=args.seed,
-            **_learned_options(args),
+            **options,
         )
         save_audio(path, out.audios[0], out.sample_rate)
         logger.info("wrote %s (%s)", path, ", ".join(e.label() for e in out.emotions[0]))
@@ -404,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", help="output wav file (with TEXT)")
     sub.add_argument("--out-dir", help="output folder (with --text-file)")
     _speech_arguments(sub, "tts-default", auto=True)
+    sub.add_argument(
+        "--best-of",
+        type=int,
+        help="codec-LM pipelines: candidates per sentence for the verifier (1: fastest; "
+        "default from the pipeline)",
+    )
 
     sub = add("vc", _cmd_vc, "convert the emotion of speech (wav, flac, ogg, mp3 in; wav out)")
     sub.add_argument("input", help="input audio file")

@@ -167,6 +167,24 @@ def test_pipeline_by_short_name_and_by_path(tmp_path):
     assert by_name.read_bytes() == by_path.read_bytes()
 
 
+def test_best_of_option(tmp_path, capsys):
+    """--best-of reaches a codec-LM pipeline (one candidate: what best_of=1 says); other
+    pipelines and values below 1 are refused before anything is written."""
+    from emogen.pipelines import load_pipeline
+
+    path = tmp_path / "one.wav"
+    argv = ["tts", "Good night.", "--pipeline", "tts-codec-lm", "--seed", "0"]
+    assert main([*argv, "--best-of", "1", "--out", str(path)]) == 0
+    expected = load_pipeline("tts-codec-lm")("Good night.", generator=0, best_of=1).audios[0]
+    np.testing.assert_allclose(read(path)[0], expected, atol=PCM16_STEP)
+    refused = tmp_path / "refused.wav"
+    assert main([*argv, "--best-of", "0", "--out", str(refused)]) == 2
+    assert "--best-of must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["tts", "Hi.", "--best-of", "2", "--out", str(refused)]) == 2
+    assert "--best-of applies to codec-LM pipelines" in capsys.readouterr().err
+    assert not refused.exists()
+
+
 def test_emotion_auto_follows_the_text(tts, tmp_path, caplog):
     text = "I am so happy, this is wonderful! My dog died and I feel terrible."
     path = tmp_path / "auto.wav"

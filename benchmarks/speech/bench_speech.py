@@ -29,13 +29,15 @@ factor of one sentence at angry:0.7 on one thread, and for a codec-LM pipeline i
 second (codec frames x codebooks of that sentence / its wall time). VC pipelines convert that
 neutral rendering (`source_emotion="neutral"`). `--best-of N` adds a row for each codec-LM
 pipeline generating N candidates per sentence at its own sampling settings and keeping the
-verifier's best (Llasa's inference-time scaling), so whether it helps is measured in the same
-run. The verifier transcribes with the same Whisper tiny.en as the WER column, so a best-of row's
-WER is the chosen candidates' as that recogniser hears them: an optimistic estimate.
+verifier's best (Llasa's inference-time scaling) beside the row at its default `best_of`, so
+whether it helps is measured in the same run (tts-codec-lm speaks the best of 4 by default:
+`--best-of 1` gives its one-candidate row). The verifier transcribes with the same Whisper
+tiny.en as the WER column, so a best-of row's WER is the chosen candidates' as that recogniser
+hears them: an optimistic estimate.
 
     .venv/bin/python benchmarks/speech/bench_speech.py --sentences 12 \
         --compare tts-default tts-diffusion vc-default vc-diffusion
-    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 8 --best-of 4 \
+    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 8 --best-of 1 \
         --compare tts-default tts-diffusion tts-codec-lm
 """
 
@@ -306,9 +308,13 @@ def compare(args) -> None:
     variants = []  # (row label, pipeline, extra call arguments)
     for name in args.compare:
         pipe = load_pipeline(name)
-        variants.append((name, pipe, {}))
-        if args.best_of and isinstance(pipe, CodecLMTTSPipeline):
-            variants.append((f"{name} best of {args.best_of}", pipe, {"best_of": args.best_of}))
+        if not isinstance(pipe, CodecLMTTSPipeline):
+            variants.append((name, pipe, {}))
+            continue
+        default = pipe.config.best_of
+        variants.append((f"{name}, best of {default} (its default)", pipe, {}))
+        if args.best_of and args.best_of != default:
+            variants.append((f"{name}, best of {args.best_of}", pipe, {"best_of": args.best_of}))
     for name, pipe, extra in variants:
         is_vc = isinstance(pipe, EmotionalVCPipeline)
 
