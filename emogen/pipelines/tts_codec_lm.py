@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 MAX_FRAMES_PER_PHONEME = 20
 # Frames the phoneme pointer may stay on one phoneme before it is moved on (0.6 s). The longest
 # phoneme of tts-default's neutral, sad, disgusted and calm renderings of 30 sentences lasted 13
-# frames (a final stop in sad speech); without the limit, two of 30 disgusted sentences held
-# their last phoneme to MAX_FRAMES_PER_PHONEME (23.6 s each; 2026-11-23).
+# frames (a sentence-final "." in sad speech); without the limit, two of 30 disgusted sentences
+# held one phoneme until the MAX_FRAMES_PER_PHONEME limit (23.6 s of audio each; 2026-11-23).
 MAX_PHONEME_FRAMES = 30
 
 # Weight of the verifier's emotion distance beside the word error rate. benchmarks/speech/
