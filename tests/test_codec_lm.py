@@ -446,8 +446,8 @@ def test_voice_finetune_command(
 
 
 def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
-    """pipelines/tts-codec-lm: at most 40 MB, the decoding chosen by tune_sampling.py, best of
-    4 by default, and a sentence of speech of a plausible length for its words."""
+    """pipelines/tts-codec-lm: at most 40 MB, the decoding chosen by tune_sampling.py, one
+    candidate by default, and a sentence of speech of a plausible length for its words."""
     from emogen.pipelines import SHIPPED_DIR, CodecLMTTSPipeline, load_pipeline
 
     folder = SHIPPED_DIR / "tts-codec-lm"
@@ -457,7 +457,8 @@ def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
     config = pipe.config
     chosen = (config.temperature, config.top_k, config.emotion_guidance_scale)
     assert chosen == (0.3, 5, 1.5) and config.phoneme_prior_scale == 3.0
-    assert config.best_of == 4  # the verifier's choice (benchmarks/speech/RESULTS_compare.md)
+    # one candidate: best of 4 pleased Whisper, not PocketSphinx (RESULTS_listeners.md)
+    assert config.best_of == 1
     assert pipe.codec.config.pitch_codebook  # level 1 is the pitch (training/codec, pitch)
     assert pipe.language_model.config.phoneme_prior  # counted by the recipe, exported with it
     out = pipe("We walked along the river.", emotion="happy", generator=0)

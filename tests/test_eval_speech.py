@@ -18,6 +18,7 @@ from emogen.eval.speech import (
     speaker_embedding,
     speaker_similarity,
     transcribe,
+    transcribe_pocketsphinx,
     wer,
     word_error_counts,
     word_error_rate,
@@ -173,6 +174,18 @@ def test_transcribe_reads_files_and_any_sample_rate(joe, tmp_path):
     audio, sample_rate = joe[0]
     path = save_audio(tmp_path / "joe.flac", audio, sample_rate)
     assert wer(path, None, SENTENCES[0], beam_size=1) <= 0.2
+
+
+@pytest.mark.skipif(not _installed("pocketsphinx"), reason="needs the eval extra")
+def test_pocketsphinx_is_a_second_listener(joe):
+    """PocketSphinx hears the Piper voice (the first sentence almost word for word), twice alike,
+    and refuses silence as `transcribe` does."""
+    audio, sample_rate = joe[0]
+    transcript = transcribe_pocketsphinx(audio, sample_rate)
+    assert word_error_rate(SENTENCES[0], transcript) <= 0.2, transcript
+    assert transcribe_pocketsphinx(audio, sample_rate) == transcript
+    with pytest.raises(EmogenError, match="silent"):
+        transcribe_pocketsphinx(np.zeros(16000, dtype=np.float32), 16000)
 
 
 @pytest.mark.parametrize(
