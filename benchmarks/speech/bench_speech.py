@@ -30,14 +30,14 @@ second (codec frames x codebooks of that sentence / its wall time). VC pipelines
 neutral rendering (`source_emotion="neutral"`). `--best-of N` adds a row for each codec-LM
 pipeline generating N candidates per sentence at its own sampling settings and keeping the
 verifier's best (Llasa's inference-time scaling) beside the row at its default `best_of`, so
-whether it helps is measured in the same run (tts-codec-lm speaks the best of 4 by default:
-`--best-of 1` gives its one-candidate row). The verifier transcribes with the same Whisper
+whether it helps is measured in the same run (tts-codec-lm speaks one candidate by default:
+`--best-of 4` adds its best-of-4 row). The verifier transcribes with the same Whisper
 tiny.en as the WER column, so a best-of row's WER is the chosen candidates' as that recogniser
 hears them: an optimistic estimate.
 
     .venv/bin/python benchmarks/speech/bench_speech.py --sentences 12 \
         --compare tts-default tts-diffusion vc-default vc-diffusion
-    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 8 --best-of 1 \
+    .venv/bin/python benchmarks/speech/bench_speech.py --sentences 8 --best-of 4 \
         --compare tts-default tts-diffusion tts-codec-lm
 """
 
