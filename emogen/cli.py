@@ -145,7 +145,7 @@ def _cmd_tts(args: argparse.Namespace) -> int:
         jobs = [(line, out_dir / f"{i:04d}.wav") for i, line in enumerate(lines, 1)]
     _quiet_loading()
     pipe = load_pipeline(args.pipeline)
-    options = _learned_options(args)
+    options = _learned_options(args, pipe)
     if args.best_of is not None:
         from .pipelines import CodecLMTTSPipeline
 
@@ -205,7 +205,7 @@ def _cmd_vc(args: argparse.Namespace) -> int:
         source_emotion=source,
         preserve_duration=args.preserve_duration,
         generator=args.seed,
-        **_learned_options(args),
+        **_learned_options(args, pipe),
     )
     save_audio(Path(args.out), out.audios[0], out.sample_rate)
     print(args.out)
@@ -359,14 +359,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _learned_options(args: argparse.Namespace) -> dict:
-    """--guidance/--steps as pipeline keywords (only those given: defaults stay the pipeline's)."""
+def _learned_options(args: argparse.Namespace, pipe) -> dict:
+    """--guidance/--steps as `pipe`'s keywords (only those given: defaults stay the pipeline's);
+    a flag `pipe` has no keyword for is an error that names it."""
+    import inspect
+
     if args.steps is not None and args.steps < 1:
         raise EmogenError(f"--steps must be >= 1, got {args.steps}")
     if args.guidance is not None and not args.guidance >= 0:
         raise EmogenError(f"--guidance must be >= 0, got {args.guidance}")
+    flags = {"emotion_guidance_scale": "--guidance", "num_inference_steps": "--steps"}
     options = {"emotion_guidance_scale": args.guidance, "num_inference_steps": args.steps}
-    return {key: value for key, value in options.items() if value is not None}
+    options = {key: value for key, value in options.items() if value is not None}
+    accepted = inspect.signature(pipe.__call__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        for key in options:
+            if key not in accepted:
+                raise EmogenError(
+                    f"{flags[key]} does not apply to {args.pipeline} ({type(pipe).__name__})"
+                )
+    return options
 
 
 def _parse_emotion(text: str):

@@ -169,7 +169,8 @@ def test_pipeline_by_short_name_and_by_path(tmp_path):
 
 def test_best_of_option(tmp_path, capsys):
     """--best-of reaches a codec-LM pipeline (one candidate: what best_of=1 says); other
-    pipelines and values below 1 are refused before anything is written."""
+    pipelines, values below 1 and flags the pipeline has no use for are refused before anything
+    is written."""
     from emogen.pipelines import load_pipeline
 
     path = tmp_path / "one.wav"
@@ -182,6 +183,9 @@ def test_best_of_option(tmp_path, capsys):
     assert "--best-of must be >= 1, got 0" in capsys.readouterr().err
     assert main(["tts", "Hi.", "--best-of", "2", "--out", str(refused)]) == 2
     assert "--best-of applies to codec-LM pipelines" in capsys.readouterr().err
+    # a denoising-steps flag means nothing to a codec LM: named, not a TypeError
+    assert main([*argv, "--steps", "5", "--out", str(refused)]) == 2
+    assert "--steps does not apply to tts-codec-lm (CodecLMTTSPipeline)" in capsys.readouterr().err
     assert not refused.exists()
 
 
