@@ -419,7 +419,8 @@ def transcribe_pocketsphinx(
     """English transcript of speech by CMU PocketSphinx 5 (its bundled en-us model), a second
     recogniser that shares nothing with Whisper: an HMM acoustic model and a trigram language
     model (Huggins-Daines et al. 2006). It hears far worse than Whisper tiny.en (on tts-default's
-    speech of the benchmark sentences, 17 % WER against 5 %), but a choice made by listening to
+    speech of 8 benchmark sentences in 8 emotions, 17-18 % WER against 5 %;
+    benchmarks/speech/RESULTS_listeners.md), but a choice made by listening to
     Whisper, such as the codec LM's best-of-N verifier, cannot have tuned itself to it.
 
     Args:
