@@ -38,10 +38,10 @@ MAX_PHONEME_FRAMES = 30
 # Weight of the verifier's emotion distance beside the word error rate. benchmarks/speech/
 # tune_verifier.py (4 candidates of 30 tuning sentences x 8 emotions, 2026-11-23; WER as Whisper
 # hears it): at 1 the distance outweighed the words (WER 13.9 % neutral / 16.1 % emotional); at
-# 0.1 one word
-# in ten outweighs a VAD distance of 1, giving 10.4 / 13.1 % (Whisper alone: 10.4 / 13.0 %) and
-# a mean distance of 0.59 (0.69 by Whisper alone, 0.77 with no choice). PocketSphinx, which took
-# no part in the choice, hears a far smaller gain (benchmarks/speech/RESULTS_listeners.md).
+# 0.1 one word in ten outweighs a VAD distance of 1, giving 10.4 / 13.1 % (Whisper alone: 10.4 /
+# 13.0 %) and a mean distance of 0.59 (0.69 by Whisper alone, 0.77 with no choice).
+# PocketSphinx, which took no part in the choice, hears a far smaller gain
+# (benchmarks/speech/RESULTS_listeners.md).
 VERIFIER_EMOTION_WEIGHT = 0.1
 
 
