@@ -146,7 +146,9 @@ def test_world_codec_pitch_level_codes_log_f0_apart_from_the_envelope() -> None:
     codec.register_to_config(pitch_offset=2.6)
     read: list[torch.Tensor] = []
     reconstruct = codec.reconstruct
-    codec.reconstruct = lambda c, levels=None: read.append(c[0].clone()) or reconstruct(c, levels)
+    codec.reconstruct = lambda c, levels=None, phonemes=None: (
+        read.append(c[0].clone()) or reconstruct(c, levels, phonemes)
+    )
     shifted = codes.clone()
     shifted[1] = torch.tensor([0, 5, 14] * 20)[: codes.shape[1]]
     codec.decode_frames(shifted)
@@ -161,6 +163,39 @@ def test_world_codec_decodes_with_fewer_levels_when_asked() -> None:
     coarse, full = codec(frames, levels=1), codec(frames)
     assert coarse.codes.shape == (2, 1, 8) and full.codes.shape == (2, 2, 8)
     assert not torch.allclose(coarse.reconstruction, full.reconstruction)
+
+
+def test_world_codec_is_told_phonemes(tmp_path) -> None:
+    """`phonemes`: the decoder adds an embedding of each token frame's phoneme (0 for none or an
+    unlisted character), zero until trained; `with_phonemes` adds it to a trained codec."""
+    plain = _tiny_codec()
+    codes = plain.encode(_tone(0.5), RATE)
+    told = plain.with_phonemes(["a", "b", "c"]).eval()
+    assert told.reads_phonemes and not plain.reads_phonemes
+    assert told.phoneme_ids("abz?").tolist() == [1, 2, 0, 0]
+    length = codes.shape[1]
+    # a zero embedding: the same frames as the codec it came from, told or not
+    np.testing.assert_allclose(told.decode_frames(codes, phonemes="a" * length),
+                               plain.decode_frames(codes), atol=1e-5)  # fmt: skip
+    with torch.no_grad():
+        told.phoneme_embedding.weight.normal_()
+    a = told.decode_frames(codes, phonemes="a" * length)
+    b = told.decode_frames(codes, phonemes="b" * length)
+    assert np.abs(a - b).max() > 1e-3
+    np.testing.assert_allclose(
+        told.decode_frames(codes), told.decode_frames(codes, phonemes="?" * length)
+    )
+    assert told.decode(codes, phonemes="c" * length).shape == plain.decode(codes).shape
+    with pytest.raises(EmogenError, match="one per token frame"):
+        told.decode(codes, phonemes="ab")
+    with pytest.raises(EmogenError, match="reads no phonemes"):
+        plain.decode(codes, phonemes="a" * length)
+    with pytest.raises(EmogenError, match="already"):
+        told.with_phonemes(["a"])
+    told.save_pretrained(tmp_path / "told")
+    loaded = WorldFrameCodec.from_pretrained(tmp_path / "told")
+    assert loaded.config.phonemes == ["a", "b", "c"]
+    np.testing.assert_array_equal(loaded.decode_frames(codes, phonemes="b" * length), b)
 
 
 def test_world_codec_save_load_round_trip(tmp_path) -> None:
@@ -237,6 +272,68 @@ def test_recipe_tiny_learns_and_resumes(
     assert not torch.equal(adapted.decoder[0].weight, codec.decoder[0].weight)
 
 
+def test_recipe_decoder_told_phonemes_learns(
+    recipe_module, tiny_codec_run, tiny_corpus, tmp_path
+) -> None:
+    """decoder_only + phoneme_conditioning (config phonemes): a trained codec's decoder learns to
+    read the corpus's phonemes beside codes with random substitutions; the encoder and codebooks
+    stay, so every code keeps its meaning."""
+    recipe = recipe_module("codec")
+    base = WorldFrameCodec.from_pretrained(tiny_codec_run[0] / "codec")
+    config = {**recipe.load_config("tiny"), "steps": 200, "save_every": 1000}
+    config.update(decoder_only=True, phoneme_conditioning=True, code_noise=0.5, phoneme_dropout=0.2)
+    with pytest.raises(EmogenError, match="decoder_only trains a trained codec"):
+        recipe.train(config, tiny_corpus, tmp_path / "no-base")
+    summary = recipe.train(
+        config, tiny_corpus, tmp_path / "run", init_from=tiny_codec_run[0] / "codec"
+    )
+    assert summary["completed"]
+    told = WorldFrameCodec.from_pretrained(tmp_path / "run" / "codec")
+    # on codes with substitutions, the phoneme told lowers the error: the decoder leans on it
+    from accelerate import Accelerator
+
+    utterances = recipe.build_data(tiny_corpus, tmp_path / "run", config, Accelerator(), told)[0]
+    errors = {"told": [], "none": []}
+    for frames, labels in utterances:
+        length = len(frames) // 4 * 4
+        frames = frames[None, :length]
+        codes = told.codes_of(frames)
+        noisy = recipe.corrupt_codes(codes, 1.0, told, torch.Generator().manual_seed(0))
+        ids = (labels[None, 2:length:4] + 1).clamp(min=0)
+        with torch.no_grad():
+            for key, phonemes in (("told", ids), ("none", None)):
+                decoded = told.reconstruct(noisy, phonemes=phonemes)
+                errors[key].append(recipe.reconstruction_loss(decoded, frames, 4.0))
+    assert np.mean(errors["told"]) < 0.95 * np.mean(errors["none"]), errors
+    lines = [json.loads(line) for line in tiny_corpus.read_text().splitlines()]
+    assert told.config.phonemes == sorted({e[0] for line in lines for e in line["alignment"]})
+    assert told.phoneme_embedding.weight.abs().sum() > 0
+    for module in ("encoder", "quantizer"):
+        for a, b in zip(
+            getattr(base, module).state_dict().values(), getattr(told, module).state_dict().values()
+        ):
+            assert torch.equal(a, b)
+    tone = _tone(0.5)
+    assert torch.equal(told.encode(tone, RATE), base.encode(tone, RATE))
+    # code_noise substitutes content codes (never the pitch level) in up to its share of frames
+    pitch = WorldFrameCodec(num_codebooks=3, codebook_size=512, pitch_codebook=True, channels=16)
+    codes = torch.zeros(64, 3, 100, dtype=torch.long)
+    noisy = recipe.corrupt_codes(codes, 0.5, pitch, torch.Generator().manual_seed(0))
+    changed = (noisy != codes).float()
+    assert changed[:, 1].sum() == 0
+    assert 0.2 < changed[:, [0, 2]].mean() < 0.3  # U(0, 0.5): a quarter on average
+    assert changed[:, 0].mean(1).max() < 0.6
+    assert torch.equal(recipe.corrupt_codes(codes, 0.0, pitch, torch.Generator()), codes)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        (recipe.HERE / "configs" / "tiny.yaml")
+        .read_text()
+        .replace("code_noise: 0.0", "code_noise: 0.3")
+    )
+    with pytest.raises(EmogenError, match="code_noise needs decoder_only"):
+        recipe.load_config(str(bad))
+
+
 def test_recipe_pitch_level_with_phoneme_guidance_learns(
     recipe_module, tiny_corpus, tmp_path
 ) -> None:
@@ -283,7 +380,7 @@ def test_recipe_pitch_level_with_phoneme_guidance_learns(
     assert torch.equal(moved[..., 1:], frames[..., 1:]) and not torch.equal(moved, frames)
     assert (adapted.pitch_codes(moved) - moved_codes[:, 1]).abs().max() <= 1
     # ... and the other columns as the base decoder answers a pitch step (louder when higher)
-    response = recipe.pitch_response(codec, [(frames[0], codes[0])], 0.0, step=2)
+    response = recipe.pitch_response(codec, [(frames[0], codes[0], None)], 0.0, step=2)
     assert response.shape == (64,) and response[2:].abs().sum() > 0
     again, again_codes = recipe.shift_pitch(
         frames, codes, adapted, 6.0, torch.Generator(), response

@@ -170,11 +170,26 @@ def test_durations_from_elsewhere_drive_the_pointer(memorised) -> None:
     if not model.config.phoneme_alignment:
         with pytest.raises(EmogenError, match="phoneme_alignment"):
             model.generate(prompt, condition[:1], frame_phonemes=[torch.zeros(3)])
+        with pytest.raises(EmogenError, match="return_pointers needs"):
+            model.generate(prompt, condition[:1], return_pointers=True)
         return
-    # the training durations: the memorised codes come back, frame for frame
+    # the training durations: the memorised codes come back, frame for frame, and the pointer
+    # reported for each frame is the phoneme it was drawn for
     owners = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
-    replay = model.generate(prompt, condition[:1], top_k=1, frame_phonemes=[owners])
-    assert torch.equal(replay[0], codes[0])
+    replay, pointers = model.generate(
+        prompt, condition[:1], top_k=1, frame_phonemes=[owners], return_pointers=True
+    )
+    assert torch.equal(replay[0], codes[0]) and torch.equal(pointers[0], owners)
+    # free-running, the pointer's own advances: one per frame, in order, within the prompt
+    free, moved = model.generate(
+        [*prompt, *prompt], condition[:2], temperature=1.0, return_pointers=True,
+        generator=torch.Generator().manual_seed(3),
+    )  # fmt: skip
+    for row_codes, row_pointers in zip(free, moved):
+        assert row_pointers.shape == (row_codes.shape[1],)
+        assert (
+            row_pointers.diff() >= 0
+        ).all() and 0 <= row_pointers.min() <= row_pointers.max() <= 3
     stretched = torch.tensor([0] * 6 + [1] * 6 + [2] * 6 + [3] * 6)
     longer = model.generate(prompt, condition[:1], top_k=1, frame_phonemes=[stretched])
     assert longer[0].shape == (3, 24)  # 24 frames although the model would stop after 10
@@ -382,6 +397,31 @@ def test_recipe_with_the_phoneme_pointer(
     assert torch.allclose(prior[:, ~leaning], prior[0, ~leaning])  # unheard codes: uniform
     guided = pipe("Hello there.", emotion="angry", generator=0, phoneme_prior_scale=2.0)
     assert guided.audios[0].size > 0 and np.isfinite(guided.audios[0]).all()
+    # a codec that reads phonemes is told, frame by frame, the one the pointer was on
+    told = pipe.codec.with_phonemes(sorted(set(pipe.voice.phonemize("Hello there. Bye."))))
+    heard = []
+
+    def decode(codes, levels=None, phonemes=None):
+        heard.append((codes.shape[1], phonemes))
+        return type(told).decode(told, codes, levels, phonemes)
+
+    told.decode = decode
+    pipe.register_modules(codec=told)
+    generate, drawn = pipe.language_model.generate, []
+
+    def spy(*args, **kwargs):
+        out = generate(*args, **kwargs)
+        drawn.append(out)
+        return out
+
+    pipe.language_model.generate = spy
+    pipe(["Hello there.", "Bye."], generator=0, best_of=1)
+    sounds = [pipe.voice.phonemize(t) for t in ("Hello there.", "Bye.")]
+    codes, pointers = drawn[0]
+    assert len(heard) == 2
+    for (frames, phonemes), sound, row_codes, row in zip(heard, sounds, codes, pointers):
+        assert frames == row_codes.shape[1] == len(phonemes)
+        assert phonemes == "".join(sound[i] for i in row.tolist())
     unaligned = Path(tiny_corpus).with_name("unaligned.jsonl")  # its wav paths are relative
     lines = [json.loads(line) for line in Path(tiny_corpus).read_text().splitlines()]
     unaligned.write_text("".join(json.dumps({**line, "alignment": None}) + "\n" for line in lines))

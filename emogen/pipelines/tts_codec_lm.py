@@ -226,7 +226,9 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
 
         # 3. generate every sentence and candidate in one batch
         max_frames = MAX_FRAMES_PER_PHONEME * max(len(t) for t in tokens)
-        codes = self.language_model.generate(
+        # a codec that reads phonemes is told the one the pointer was on for each frame
+        reads = bool(getattr(self.codec, "reads_phonemes", False))
+        generated = self.language_model.generate(
             tokens,
             condition,
             null,
@@ -238,7 +240,19 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             generator=torch_generator,
             phoneme_prior_scale=float(prior_scale),
             max_phoneme_frames=MAX_PHONEME_FRAMES,
+            return_pointers=reads,
         )
+        codes, told = generated if reads else (generated, None)
+        if told is not None:  # row r speaks phonemes[r // best_of]
+            told = [
+                "".join(phonemes[row // best_of][i] for i in pointers.tolist())
+                for row, pointers in enumerate(told)
+            ]
+
+        def decode(row: int) -> np.ndarray:
+            if told is None:
+                return self.codec.decode(codes[row])
+            return self.codec.decode(codes[row], phonemes=told[row])
 
         # 4. decode, verify, join
         rate = self.codec.sample_rate
@@ -247,7 +261,7 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
         for sentences, emotions_used in zip(spoken, used):
             chunks = []
             for index, (sentence, sentence_emotion) in enumerate(zip(sentences, emotions_used)):
-                candidates = [self.codec.decode(c) for c in codes[position : position + best_of]]
+                candidates = [decode(row) for row in range(position, position + best_of)]
                 position += best_of
                 audio = candidates[0]
                 if best_of > 1:

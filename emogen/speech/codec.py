@@ -15,6 +15,9 @@ Two codecs behind one interface (`AudioCodec`: `encode`, `decode`, `sample_rate`
   restores the frames, and WORLD synthesises the waveform. With `pitch_codebook`, level 1 is
   the token frame's log F0 on an even grid and the encoder does not see F0, so the residual-VQ
   levels carry the envelope alone (FACodec's split of prosody from content; Ju et al. 2024).
+  With `phonemes` the decoder is also told each token frame's phoneme (a codec language
+  model's phoneme pointer knows it), so a code that strays from its phoneme is decoded nearer
+  to it.
 - `EncodecCodec`: transformers' `EncodecModel` (the same network as the `encodec` package, which
   emogen never installs: it pulls torchaudio) for users who have its weights; loaded with
   `from_pretrained` from a local folder.
@@ -28,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -254,6 +258,14 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             mean log F0 (`encode` lowers them again). Shifting log F0 keeps each emotion's pitch
             change in semitones; the mean shift is the simplest of statistical voice
             conversion's log-F0 maps (Toda, Black & Tokuda 2007).
+        phonemes: the phoneme characters the decoder can be told (a voice's phonemizer's, as in
+            a manifest's `alignment`; None: none). The decoder then adds a learned embedding of
+            each token frame's phoneme (row 0: none told, or a character not listed) to the
+            quantised latent. A codec language model knows what each frame should say (its
+            phoneme pointer) but draws codes that stray from it; trained on codes with random
+            substitutions (training/codec, `code_noise`), the decoder learns to lean on the
+            phoneme where the code disagrees. Training a decoder on the imperfect inputs it will
+            be given is Tacotron 2's ground-truth-aligned vocoder training (Shen et al. 2018).
     """
 
     @register_to_config
@@ -279,6 +291,7 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         pitch_codebook: bool = False,
         pitch_bins: int | None = None,
         pitch_offset: float = 0.0,
+        phonemes: list[str] | None = None,
     ):
         super().__init__()
         if stride < 1 or stride & (stride - 1):
@@ -307,6 +320,10 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         )
         if pitch_codebook:
             self.pitch_embedding = nn.Embedding(pitch_bins, latent_dims)
+        self._phoneme_index = {p: i + 1 for i, p in enumerate(phonemes or ())}
+        if phonemes:  # zero at first: a decoder trained without phonemes is unchanged
+            self.phoneme_embedding = nn.Embedding(len(phonemes) + 1, latent_dims)
+            nn.init.zeros_(self.phoneme_embedding.weight)
         decoder: list[nn.Module] = [nn.Conv1d(latent_dims, channels, 3, padding=1)]
         decoder += [_ResidualBlock(channels, d) for d in dilations]
         for _ in range(halvings):
@@ -373,10 +390,13 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             )
         return self._coder
 
-    def forward(self, frames: torch.Tensor, levels: int | None = None) -> WorldFrameCodecOutput:
+    def forward(
+        self, frames: torch.Tensor, levels: int | None = None, phonemes: torch.Tensor | None = None
+    ) -> WorldFrameCodecOutput:
         """Reconstruct `(B, N, D)` normalised frames (N a multiple of `stride`) through the
         quantiser (training), with its first `levels` codebooks only when given (quantizer
-        dropout; the pitch code is always used)."""
+        dropout; the pitch code is always used); `phonemes`: `(B, N / stride)` ids of each
+        token frame's phoneme (`phoneme_ids`; None: none told)."""
         if frames.shape[1] % self.config.stride:
             raise EmogenError(f"frames must be a multiple of {self.config.stride} long")
         latents = self.encoder(self._encoder_input(frames).transpose(1, 2)).transpose(1, 2)
@@ -387,8 +407,37 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             pitch = self.pitch_codes(frames)
             quantised = quantised + self.pitch_embedding(pitch)
             codes = self._with_pitch(codes, pitch)
+        quantised = self._told(quantised, phonemes)
         reconstruction = self.decoder(quantised.transpose(1, 2)).transpose(1, 2)
         return WorldFrameCodecOutput(reconstruction, codes, commitment, coarse)
+
+    @property
+    def reads_phonemes(self) -> bool:
+        """Whether the decoder can be told each token frame's phoneme (`phonemes`)."""
+        return bool(self._phoneme_index)
+
+    def phoneme_ids(self, phonemes: str | Sequence[str]) -> torch.Tensor:
+        """Phoneme characters, one per token frame -> `(T,)` int64 ids of the decoder's phoneme
+        embedding (0 for a character the codec does not list)."""
+        if not self.reads_phonemes:
+            raise EmogenError("this codec's decoder reads no phonemes (it has no `phonemes`)")
+        return torch.tensor([self._phoneme_index.get(p, 0) for p in phonemes], dtype=torch.long)
+
+    def _told(self, latents: torch.Tensor, phonemes: torch.Tensor | None) -> torch.Tensor:
+        """`(B, T, latent)` latents plus the embedding of each token frame's phoneme id (row 0
+        for all when `phonemes` is None); unchanged for a codec without phonemes."""
+        if not self.reads_phonemes:
+            if phonemes is not None:
+                raise EmogenError("this codec's decoder reads no phonemes (it has no `phonemes`)")
+            return latents
+        if phonemes is None:
+            phonemes = torch.zeros(latents.shape[:2], dtype=torch.long, device=latents.device)
+        if phonemes.shape != latents.shape[:2]:
+            raise EmogenError(
+                f"phonemes must be one per token frame, {tuple(latents.shape[:2])}, got "
+                f"{tuple(phonemes.shape)}"
+            )
+        return latents + self.phoneme_embedding(phonemes.to(latents.device))
 
     def _encoder_input(self, frames: torch.Tensor) -> torch.Tensor:
         """`(B, N, D)` normalised frames the encoder reads: log F0 at its mean (0) when the
@@ -430,13 +479,33 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         if pad:  # repeat the last frame: the tail holds no new sound
             normalised = torch.cat([normalised, normalised[-1:].expand(pad, -1)])
         parameter = next(self.parameters())
-        normalised = normalised[None].to(parameter)
-        latents = self.encoder(self._encoder_input(normalised).transpose(1, 2))
+        codes = self.codes_of(normalised[None].to(parameter))[0]
+        if self.config.pitch_codebook:
+            codes[1] = self._shift_pitch(codes[1], -1)
+        return codes
+
+    @torch.no_grad()
+    def codes_of(self, frames: torch.Tensor) -> torch.Tensor:
+        """`(B, N, D)` normalised frames (N a multiple of `stride`) -> `(B, Q, N / stride)`
+        codes, the pitch codes as they are (no `pitch_offset`)."""
+        latents = self.encoder(self._encoder_input(frames).transpose(1, 2))
         codes = self.quantizer(latents.transpose(1, 2))[1]
         if self.config.pitch_codebook:
-            pitch = self._shift_pitch(self.pitch_codes(normalised), -1)
-            codes = self._with_pitch(codes, pitch)
-        return codes[0]
+            codes = self._with_pitch(codes, self.pitch_codes(frames))
+        return codes
+
+    def with_phonemes(self, phonemes: list[str]) -> WorldFrameCodec:
+        """A copy of this codec whose decoder can be told `phonemes` (their embedding zero:
+        it decodes as this one until trained)."""
+        if self.reads_phonemes:
+            raise EmogenError("this codec's decoder reads phonemes already")
+        # private keys dropped: diffusers would reset those in `_use_default_values`
+        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        codec = WorldFrameCodec.from_config({**config, "phonemes": list(phonemes)})
+        missing, unexpected = codec.load_state_dict(self.state_dict(), strict=False)
+        if unexpected or any(not key.startswith("phoneme_embedding.") for key in missing):
+            raise EmogenError(f"state mismatch: missing {missing}, unexpected {unexpected}")
+        return codec.to(self.device)
 
     def _shift_pitch(self, pitch: torch.Tensor, sign: int) -> torch.Tensor:
         """Pitch codes moved by `sign` x `pitch_offset` steps, kept in range."""
@@ -446,21 +515,32 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         moved = torch.round(pitch.float() + sign * offset).long()
         return moved.clamp(0, self.config.pitch_bins - 1)
 
-    def reconstruct(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+    def reconstruct(
+        self, codes: torch.Tensor, levels: int | None = None, phonemes: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """`(B, Q, T)` codes -> `(B, T * stride, D)` normalised frames, differentiable in the
         decoder (training a decoder on given codes: training/codec's `source_voice`), the pitch
-        codes as they are (no `pitch_offset`); `levels` as in `decode_frames`."""
+        codes as they are (no `pitch_offset`); `levels` as in `decode_frames`; `phonemes`:
+        `(B, T)` phoneme ids (`phoneme_ids`; None: none told)."""
         if self.config.pitch_codebook:
             content = torch.cat([codes[:, :1], codes[:, 2:]], 1)[:, :levels]
             latents = self.quantizer.lookup(content) + self.pitch_embedding(codes[:, 1])
         else:
             latents = self.quantizer.lookup(codes[:, :levels])
+        latents = self._told(latents, phonemes)
         return self.decoder(latents.transpose(1, 2)).transpose(1, 2)
 
     @torch.no_grad()
-    def decode_frames(self, codes: torch.Tensor, levels: int | None = None) -> np.ndarray:
+    def decode_frames(
+        self,
+        codes: torch.Tensor,
+        levels: int | None = None,
+        phonemes: str | Sequence[str] | None = None,
+    ) -> np.ndarray:
         """`(Q, T)` codes -> `(T * stride, D)` WORLD frame rows, from the first `levels`
-        residual-VQ levels only when given (the pitch level is always read)."""
+        residual-VQ levels only when given (the pitch level is always read); `phonemes`: the
+        phoneme character of each token frame, T of them, for a codec that `reads_phonemes`
+        (None: none told)."""
         codes = torch.as_tensor(codes, dtype=torch.long, device=self.device)
         if codes.ndim != 2:
             raise EmogenError(f"codes must be (Q, T), got shape {tuple(codes.shape)}")
@@ -474,7 +554,14 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
                 raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
             codes = torch.cat([codes[:1], self._shift_pitch(pitch, 1)[None], codes[2:]])
-        normalised = self.reconstruct(codes[None], levels)[0].float().cpu().numpy()
+        told = None
+        if phonemes is not None:
+            if len(phonemes) != codes.shape[1]:
+                raise EmogenError(
+                    f"phonemes must be one per token frame ({codes.shape[1]}), got {len(phonemes)}"
+                )
+            told = self.phoneme_ids(phonemes)[None]
+        normalised = self.reconstruct(codes[None], levels, told)[0].float().cpu().numpy()
         return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
 
     def encode(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
@@ -485,10 +572,16 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
         audio = resample(audio, int(sample_rate), self.sample_rate)
         return self.encode_frames(self.coder.encode(self.vocoder.analyze(audio, self.sample_rate)))
 
-    def decode(self, codes: torch.Tensor, levels: int | None = None) -> np.ndarray:
-        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate` (`levels`: as in
-        `decode_frames`)."""
-        return self.vocoder.synthesize(self.coder.decode(self.decode_frames(codes, levels)))
+    def decode(
+        self,
+        codes: torch.Tensor,
+        levels: int | None = None,
+        phonemes: str | Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """`(Q, T)` codes -> `(N,)` float32 waveform at `sample_rate` (`levels`, `phonemes`: as
+        in `decode_frames`)."""
+        frames = self.decode_frames(codes, levels, phonemes)
+        return self.vocoder.synthesize(self.coder.decode(frames))
 
 
 class EncodecCodec(EmogenComponent):

@@ -371,7 +371,8 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
         phoneme_prior_scale: float = 0.0,
         guided_levels: Sequence[int] | None = None,
         max_phoneme_frames: int | None = None,
-    ) -> list[torch.Tensor]:
+        return_pointers: bool = False,
+    ) -> list[torch.Tensor] | tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Sample codec frames for a batch of phoneme sequences.
 
         Args:
@@ -404,9 +405,12 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                 this many frames on one phoneme (None: never forced). Low temperatures sharpen
                 the per-frame advance towards "stay", and on slow speech a row could hold one
                 phoneme until `max_frames` (silence or babble of seconds).
+            return_pointers: with `phoneme_alignment`, also return where the pointer was.
 
         Returns:
-            B tensors of `(Q, T_b)` codes.
+            B tensors of `(Q, T_b)` codes; with `return_pointers`, also B tensors `(T_b,)` of the
+            phoneme (index into the row's tokens) each frame was drawn for, which a codec that
+            reads phonemes is told (`WorldFrameCodec.phonemes`).
         """
         if temperature <= 0:
             raise EmogenError(f"temperature must be > 0, got {temperature}")
@@ -416,6 +420,8 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             raise EmogenError(f"top_p must be in (0, 1] or None, got {top_p}")
         if phoneme_prior_scale < 0:
             raise EmogenError(f"phoneme_prior_scale must be >= 0, got {phoneme_prior_scale}")
+        if return_pointers and not self.config.phoneme_alignment:
+            raise EmogenError("return_pointers needs a model trained with phoneme_alignment")
         if max_phoneme_frames is not None and max_phoneme_frames < 1:
             raise EmogenError(f"max_phoneme_frames must be >= 1 or None, got {max_phoneme_frames}")
         if phoneme_prior_scale > 0 and not (
@@ -463,6 +469,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             (len(tokens), num_codebooks, 1), self.bos, dtype=torch.long, device=device
         )
         delayed: list[torch.Tensor] = []
+        trace: list[torch.Tensor] = []  # the pointers of each step's frame
         lengths = torch.full((batch,), -1, dtype=torch.long)  # frames per row once END is drawn
         for step in range(max_frames + num_codebooks):
             mask = torch.cat([mask, mask.new_ones(len(tokens), 1)], 1)
@@ -513,6 +520,7 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
                     pointers[row] += moved
                     if step < min_frames:
                         pointers[row] = pointers[row].clamp(max=len(row_tokens[row]) - 1)
+                trace.append(pointers.cpu().clone())  # .cpu() alone aliases on a CPU
             chosen = torch.empty(batch, num_codebooks, dtype=torch.long, device=device)
             for level in range(num_codebooks):
                 scores = logits[:, level].clone()
@@ -545,7 +553,14 @@ class CodecLanguageModel(ModelMixin, ConfigMixin):
             if guided:
                 previous = torch.cat([previous, previous])
         sequence = torch.stack(delayed, -1)  # (B, Q, S)
-        return [undelay_codes(sequence[row], int(lengths[row])) for row in range(batch)]
+        codes = [undelay_codes(sequence[row], int(lengths[row])) for row in range(batch)]
+        if not return_pointers:
+            return codes
+        steps = torch.stack(trace, -1)  # (B, S)
+        return codes, [
+            steps[row, : int(lengths[row])].clamp(max=len(row_tokens[row]) - 1)
+            for row in range(batch)
+        ]
 
 
 def phoneme_prior_table(

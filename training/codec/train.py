@@ -64,6 +64,11 @@ CONFIG_KEYS = {
     "quantizer_dropout": float,  # share of steps decoding with the first 1..Q-1 levels only
     "phoneme_weight": float,  # phoneme classification of the first level (0: none)
     "freeze_codebooks": bool,  # adapting a codec (init_from): the tokens keep their meaning
+    # the decoder told each token frame's phoneme (WorldFrameCodec's `phonemes`; aligned data)
+    "phoneme_conditioning": bool,
+    "decoder_only": bool,  # with init_from: the encoder and codebooks stay, the decoder learns
+    "code_noise": float,  # c: each crop's codes of a level drawn at random in U(0, c) of frames
+    "phoneme_dropout": float,  # share of crops decoded with no phoneme told
     # adapting a codec (init_from) to speak the manifest's voice from another voice's codes
     "source_voice": (str, type(None)),  # the Piper voice whose codes the decoder learns to read
     "source_renditions": int,  # renditions of each text by the source voice (seeds, speeds)
@@ -126,6 +131,17 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         raise EmogenError(f"{name_or_path}: source_renditions must be >= 1")
     if config["alignment_steps"] < 0 or config["pitch_augment_semitones"] < 0:
         raise EmogenError(f"{name_or_path}: alignment_steps and pitch_augment_semitones >= 0")
+    for key in ("code_noise", "phoneme_dropout"):
+        if not 0.0 <= config[key] <= 1.0:
+            raise EmogenError(f"{name_or_path}: {key} must be in [0, 1], got {config[key]}")
+    if config["phoneme_weight"] and config["decoder_only"]:
+        raise EmogenError(
+            f"{name_or_path}: phoneme_weight trains the encoder; decoder_only keeps it"
+        )
+    if config["code_noise"] and not (config["decoder_only"] or config["source_voice"]):
+        raise EmogenError(
+            f"{name_or_path}: code_noise needs decoder_only (codes from a trained, fixed encoder)"
+        )
     return config
 
 
@@ -142,12 +158,13 @@ def build_data(
         `(train, held_out, normalizer, vocoder, phonemes)`: `(frames, labels)` pairs of the
         training and held-out utterances (normalised `(N, D)` float32 frames and `(N,)` int64
         phoneme classes of each frame, -100 where the manifest has no alignment), the
-        `FrameNormalizer`, the analysis, and the phoneme classes (sorted phoneme characters).
+        `FrameNormalizer`, the analysis, and the phoneme classes (the sorted phoneme characters,
+        or those of a `codec` that reads phonemes).
     """
     from emogen.errors import EmogenError
     from emogen.speech.corpus import read_manifest
     from emogen.speech.feature_cache import cached_world_frames
-    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder, phoneme_frame_durations
+    from emogen.speech.frames import FrameNormalizer, WorldFrameCoder
     from emogen.speech.world import WorldVocoder
 
     manifest = read_manifest(manifest_path)
@@ -171,23 +188,37 @@ def build_data(
     else:  # an adapted codec keeps its statistics: the tokens keep their meaning
         normalizer = codec.normalizer
 
-    phonemes = sorted({entry[0] for u in manifest for entry in u.alignment or ()})
+    if codec is not None and codec.reads_phonemes:  # its embedding's classes
+        phonemes = list(codec.config.phonemes)
+    else:
+        phonemes = sorted({entry[0] for u in manifest for entry in u.alignment or ()})
     classes = {phoneme: index for index, phoneme in enumerate(phonemes)}
     utterances = {u.id: u for u in manifest}
 
     def labels(identifier: str) -> torch.Tensor:
-        """The phoneme class of each frame: the phoneme whose span holds its centre."""
-        count, alignment = frames[identifier].shape[0], utterances[identifier].alignment
-        if not alignment:
-            return torch.full((count,), -100, dtype=torch.long)
-        durations = phoneme_frame_durations(alignment, count, vocoder.config.frame_period_ms)
-        ids = [classes[entry[0]] for entry in alignment]
-        return torch.from_numpy(np.repeat(ids, durations).astype(np.int64))
+        """The phoneme class of each frame (-100: none, or a phoneme not in the classes)."""
+        spoken = frame_phonemes(
+            utterances[identifier].alignment,
+            frames[identifier].shape[0],
+            vocoder.config.frame_period_ms,
+        )
+        return torch.tensor([classes.get(p, -100) for p in spoken], dtype=torch.long)
 
     def pairs(ids: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(torch.from_numpy(normalizer.normalize(frames[i])), labels(i)) for i in ids]
 
     return pairs(train_ids), pairs(held_ids), normalizer, vocoder, phonemes
+
+
+def frame_phonemes(alignment: Any, count: int, frame_period_ms: float) -> list[str]:
+    """The phoneme of each of `count` frames (the one whose span holds the frame's centre; ""
+    for all without an alignment)."""
+    from emogen.speech.frames import phoneme_frame_durations
+
+    if not alignment:
+        return [""] * count
+    durations = phoneme_frame_durations(alignment, count, frame_period_ms)
+    return [entry[0] for entry, n in zip(alignment, durations, strict=True) for _ in range(n)]
 
 
 def held_out_texts(manifest: Any, manifest_path: Path, config: dict) -> set[str]:
@@ -222,10 +253,14 @@ def build_source_data(
     source's is shifted onto it at decode (`pitch_offset`); a codec without one must learn the
     voice's pitch from the source's codes.
 
+    A codec that reads phonemes is told the recording's own (its alignment, from
+    `prepare_voice_data`), at each token frame's middle.
+
     Returns:
-        `(train, held_out, pitch_offset)`: `(frames, codes)` pairs (the recording's normalised
-        `(N, D)` frames, `(Q, N / stride)` codes), held out by text as in `build_data`, and the
-        mean voiced pitch-code difference of the recordings from the renditions.
+        `(train, held_out, pitch_offset)`: `(frames, codes, phonemes)` triples (the recording's
+        normalised `(N, D)` frames, `(Q, N / stride)` codes, `(N / stride,)` phoneme ids, all 0
+        for a codec that reads none), held out by text as in `build_data`, and the mean voiced
+        pitch-code difference of the recordings from the renditions.
     """
     from tqdm.auto import tqdm
 
@@ -306,11 +341,17 @@ def build_source_data(
     held_texts = held_out_texts(manifest, manifest_path, config)
     split: dict[bool, list] = {True: [], False: []}
     for utterance in manifest:
-        if frames[utterance.id].shape[0] < config["crop_frames"]:
+        count = frames[utterance.id].shape[0]
+        if count < config["crop_frames"]:
             continue
         target = padded(utterance.id)
+        told = torch.zeros(len(target) // stride, dtype=torch.long)
+        if codec.reads_phonemes:
+            spoken = frame_phonemes(utterance.alignment, count, codec.config.frame_period_ms)
+            middles = np.minimum(np.arange(len(told)) * stride + stride // 2, count - 1)
+            told = codec.phoneme_ids([spoken[i] for i in middles])
         for codes in saved["pairs"][utterance.id]:
-            split[utterance.text in held_texts].append((target, codes))
+            split[utterance.text in held_texts].append((target, codes, told))
     if not split[False]:
         raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
     return split[False], split[True], saved["pitch_offset"]
@@ -324,23 +365,24 @@ def _voiced(pitch: torch.Tensor, frames: np.ndarray, stride: int) -> torch.Tenso
 
 
 def draw_code_batch(
-    pairs: list[tuple[torch.Tensor, torch.Tensor]],
+    pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     size: int,
     crop: int,
     stride: int,
     generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`(size, crop, D)` random crops of random pairs' frames and their `(size, Q, crop /
-    stride)` codes, cut on token boundaries."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`(size, crop, D)` random crops of random triples' frames, their `(size, Q, crop /
+    stride)` codes and `(size, crop / stride)` phoneme ids, cut on token boundaries."""
     picks = torch.randint(len(pairs), (size,), generator=generator).tolist()
-    rows, codes = [], []
+    rows, codes, told = [], [], []
     tokens = crop // stride
     for index in picks:
-        frames, pair_codes = pairs[index]
+        frames, pair_codes, pair_told = pairs[index]
         start = int(torch.randint(pair_codes.shape[1] - tokens + 1, (1,), generator=generator))
         rows.append(frames[start * stride : (start + tokens) * stride])
         codes.append(pair_codes[:, start : start + tokens])
-    return torch.stack(rows), torch.stack(codes)
+        told.append(pair_told[start : start + tokens])
+    return torch.stack(rows), torch.stack(codes), torch.stack(told)
 
 
 def draw_batch(
@@ -374,7 +416,7 @@ def pitch_response(
         return torch.zeros(codec.config.frame_dims)
     top, changes = codec.config.pitch_bins - 1, []
     with torch.no_grad():
-        for _, codes in pairs[:32]:
+        for _, codes, _ in pairs[:32]:
             centre = torch.round(codes[1].float() - offset).long()
             up, down = codes.clone(), codes.clone()
             up[1], down[1] = (centre + step).clamp(0, top), (centre - step).clamp(0, top)
@@ -425,13 +467,35 @@ class CodecTrainingModule(torch.nn.Module):
         self.phoneme_probe = torch.nn.Linear(latent, num_phonemes) if num_phonemes else None
 
     def forward(
-        self, frames: torch.Tensor, levels: int | None = None, codes: torch.Tensor | None = None
+        self,
+        frames: torch.Tensor | None,
+        levels: int | None = None,
+        codes: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> Any:
         """The codec's reconstruction of `frames`, or with `codes`, the frames it decodes from
-        them (`source_voice`)."""
+        them (`source_voice`, `decoder_only`); `phonemes`: each token frame's phoneme id."""
         if codes is not None:
-            return self.codec.reconstruct(codes, levels)
-        return self.codec(frames, levels)
+            return self.codec.reconstruct(codes, levels, phonemes)
+        return self.codec(frames, levels, phonemes)
+
+
+def corrupt_codes(
+    codes: torch.Tensor, share: float, codec: Any, generator: torch.Generator
+) -> torch.Tensor:
+    """`(B, Q, T)` codes with each row's content levels (not the pitch level) replaced by
+    random codes in a share U(0, `share`) of its token frames, drawn per row and level. A codec
+    language model's codes stray so (its residual levels most), and a decoder that is told the
+    phoneme learns to lean on it where the code is wrong."""
+    if not share:
+        return codes
+    batch, levels, length = codes.shape
+    rates = torch.rand(batch, levels, 1, generator=generator) * share
+    hit = torch.rand(batch, levels, length, generator=generator) < rates
+    if codec.config.pitch_codebook:
+        hit[:, 1] = False
+    noise = torch.randint(codec.config.codebook_size, codes.shape, generator=generator)
+    return torch.where(hit, noise.to(codes.device), codes)
 
 
 def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor, f0_weight: float):
@@ -486,6 +550,8 @@ def train(
     source = config["source_voice"] is not None
     if source and init_from is None:
         raise EmogenError("source_voice adapts a trained codec's decoder: give init_from")
+    if config["decoder_only"] and init_from is None:
+        raise EmogenError("decoder_only trains a trained codec's decoder: give init_from")
     if source and config["alignment_steps"] and config["source_aligner"] is None:
         # the first pass, whose decoder re-speaks the renditions for the second's alignment
         first = {**config, "steps": config["alignment_steps"], "alignment_steps": 0}
@@ -507,16 +573,19 @@ def train(
         normalizer, vocoder, phonemes = base.normalizer, base.vocoder, []
         # measured before any training (a resumed run measures the same)
         response = pitch_response(base, train_frames, pitch_offset)
-        for parameter in [*base.encoder.parameters(), *base.quantizer.parameters()]:
-            parameter.requires_grad_(False)
     else:
         train_frames, held_frames, normalizer, vocoder, phonemes = build_data(
             Path(manifest), out, config, accelerator, base
         )
+    conditioned = config["phoneme_conditioning"] and not source
+    if conditioned and not phonemes:
+        raise EmogenError(f"{manifest}: phoneme_conditioning needs a manifest with alignments")
     record_run_config(out, config, accelerator)
     set_seed(config["seed"])
     if base is not None:
         codec = base
+        if conditioned and not base.reads_phonemes:
+            codec = base.with_phonemes(phonemes)
     else:
         codec = WorldFrameCodec(
             frame_dims=train_frames[0][0].shape[1],
@@ -529,8 +598,14 @@ def train(
             pitch_codebook=config["pitch_codebook"],
             window_f0_floor=vocoder.config.window_f0_floor,
             aperiodicity_stride=vocoder.config.aperiodicity_stride,
+            phonemes=phonemes if conditioned else None,
         ).with_statistics(normalizer)
-    codec.quantizer.frozen = config["freeze_codebooks"]
+    # only the decoder (and the pitch and phoneme embeddings) learn: the codes stay the same
+    decoder_only = source or config["decoder_only"]
+    if decoder_only:
+        for parameter in [*codec.encoder.parameters(), *codec.quantizer.parameters()]:
+            parameter.requires_grad_(False)
+    codec.quantizer.frozen = config["freeze_codebooks"] or decoder_only
     supervised = config["phoneme_weight"] > 0 and bool(phonemes)
     if config["phoneme_weight"] > 0 and not phonemes:
         logger.warning("phoneme_weight is set but the manifest has no alignment: no phoneme loss")
@@ -539,7 +614,7 @@ def train(
     logger.info(
         "%d training utterances (%d frames), %d held out; %d parameters",
         len(train_frames),
-        sum(f.shape[0] for f, _ in train_frames),
+        sum(pair[0].shape[0] for pair in train_frames),
         len(held_frames),
         num_parameters,
     )
@@ -552,32 +627,58 @@ def train(
 
     def draw(
         pairs: list, generator: torch.Generator, augment: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch: frames and phoneme classes, or with `source_voice`, frames and codes
-        (pitch-shifted when `augment`)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """A batch: frames, codes (with `source_voice`, the source voice's, pitch-shifted when
+        `augment`; else None) and each token frame's phoneme (class per frame without
+        `source_voice`; an id per token frame with it)."""
         size, crop = config["batch_size"], config["crop_frames"]
         if source:
-            frames, codes = draw_code_batch(pairs, size, crop, stride, generator)
+            frames, codes, told = draw_code_batch(pairs, size, crop, stride, generator)
             semitones = config["pitch_augment_semitones"] if augment else 0.0
-            return shift_pitch(frames, codes, codec, semitones, generator, response)
-        return draw_batch(pairs, size, crop, generator)
+            frames, codes = shift_pitch(frames, codes, codec, semitones, generator, response)
+            return frames, codes, told
+        frames, labels = draw_batch(pairs, size, crop, generator)
+        return frames, None, labels
 
-    eval_batch, eval_codes = draw(
+    def told_of(
+        labels: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor | None:
+        """Each token frame's phoneme id for a codec that reads phonemes (None otherwise): the
+        class of its middle frame (plus one: 0 is none told), or with `source_voice` the ids as
+        drawn; whole crops lose theirs at `phoneme_dropout` when a generator is given."""
+        if not codec.reads_phonemes:
+            return None
+        told = labels if source else (labels[:, stride // 2 :: stride] + 1).clamp(min=0)
+        if generator is not None and config["phoneme_dropout"]:
+            dropped = torch.rand(len(told), generator=generator) < config["phoneme_dropout"]
+            told = told.masked_fill(dropped[:, None], 0)
+        return told.to(accelerator.device)
+
+    eval_batch, eval_codes, eval_labels = draw(
         held_frames or train_frames, seeded_generator(config["seed"], 1), augment=False
     )
-    if not source:
-        eval_codes = None
+    eval_told = told_of(eval_labels)
 
     def losses_of(
-        frames: torch.Tensor, labels: torch.Tensor, levels: int | None
+        frames: torch.Tensor,
+        codes: torch.Tensor | None,
+        labels: torch.Tensor,
+        levels: int | None,
+        generator: torch.Generator,
     ) -> dict[str, torch.Tensor]:
-        if source:  # `labels` are the source voice's codes; the decoder reads them
-            reconstruction = model(None, levels, labels.to(accelerator.device))
+        told = told_of(labels, generator)
+        if decoder_only:  # the decoder reads given codes: the source voice's, or the encoder's
+            if codes is None:
+                codes = accelerator.unwrap_model(model).codec.codes_of(
+                    frames.to(accelerator.device)
+                )
+            codes = corrupt_codes(codes, config["code_noise"], codec, generator)
+            reconstruction = model(None, levels, codes.to(accelerator.device), told)
             target = frames.to(accelerator.device)
             return {
                 "reconstruction": reconstruction_loss(reconstruction, target, config["f0_weight"])
             }
-        output = model(frames.to(accelerator.device), levels)
+        output = model(frames.to(accelerator.device), levels, None, told)
         losses = {
             "reconstruction": reconstruction_loss(
                 output.reconstruction, frames.to(accelerator.device), config["f0_weight"]
@@ -596,9 +697,11 @@ def train(
     def evaluate() -> float:
         def measure(module) -> float:
             if eval_codes is not None:
-                reconstruction = module(None, None, eval_codes.to(accelerator.device))
-            else:
-                reconstruction = module(eval_batch.to(accelerator.device)).reconstruction
+                codes = eval_codes.to(accelerator.device)
+                reconstruction = module(None, None, codes, eval_told)
+            else:  # frozen codebooks (decoder_only) do not move in the forward pass
+                frames = eval_batch.to(accelerator.device)
+                reconstruction = module(frames, None, None, eval_told).reconstruction
             return float(reconstruction_loss(reconstruction, eval_batch, config["f0_weight"]))
 
         return evaluate_with_ema(accelerator, model, ema, measure)
@@ -614,7 +717,7 @@ def train(
     bar = training_bar(accelerator, start_step, last_step, config["steps"])
     for step in bar:
         generator = seeded_generator(config["seed"], 0, step, accelerator.process_index)
-        batch, labels = draw(train_frames, generator)
+        batch, codes, labels = draw(train_frames, generator)
         # SoundStream's quantizer dropout (Zeghidour et al. 2021): some steps decode from the
         # coarse levels alone, so those carry as much of the frame as they can.
         levels = None
@@ -626,7 +729,9 @@ def train(
         loss, losses = optimisation_step(
             accelerator,
             model,
-            lambda batch=batch, labels=labels, levels=levels: losses_of(batch, labels, levels),
+            lambda batch=batch, codes=codes, labels=labels, levels=levels, generator=generator: (
+                losses_of(batch, codes, labels, levels, generator)
+            ),
             optimizer,
             lr_scheduler,
             config["max_grad_norm"],
@@ -640,7 +745,9 @@ def train(
                 "step": step,
                 "loss": f"{np.mean(window['loss']):.6f}",
                 "reconstruction_loss": f"{np.mean(window['reconstruction']):.6f}",
-                "commitment_loss": f"{np.mean(window['commitment']):.6f}" if not source else "",
+                "commitment_loss": (
+                    f"{np.mean(window['commitment']):.6f}" if not decoder_only else ""
+                ),
                 "phoneme_loss": f"{np.mean(window['phoneme']):.6f}" if supervised else "",
                 "eval_loss": f"{evaluate():.6f}" if evaluated else "",
                 "lr": f"{lr_scheduler.get_last_lr()[0]:.3g}",
