@@ -242,11 +242,12 @@ class CodecLMTTSPipeline(EmotionalTTSPipeline):
             max_phoneme_frames=MAX_PHONEME_FRAMES,
             return_pointers=reads,
         )
-        codes, told = generated if reads else (generated, None)
-        if told is not None:  # row r speaks phonemes[r // best_of]
+        codes, pointers = generated if reads else (generated, None)
+        told = None  # row r speaks phonemes[r // best_of]
+        if pointers is not None:
             told = [
-                "".join(phonemes[row // best_of][i] for i in pointers.tolist())
-                for row, pointers in enumerate(told)
+                "".join(phonemes[row // best_of][i] for i in row_pointers.tolist())
+                for row, row_pointers in enumerate(pointers)
             ]
 
         def decode(row: int) -> np.ndarray:

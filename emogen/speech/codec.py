@@ -16,8 +16,9 @@ Two codecs behind one interface (`AudioCodec`: `encode`, `decode`, `sample_rate`
   the token frame's log F0 on an even grid and the encoder does not see F0, so the residual-VQ
   levels carry the envelope alone (FACodec's split of prosody from content; Ju et al. 2024).
   With `phonemes` the decoder is also told each token frame's phoneme (a codec language
-  model's phoneme pointer knows it), so a code that strays from its phoneme is decoded nearer
-  to it.
+  model's phoneme pointer knows it), meant to decode a code that strays from its phoneme nearer
+  to it; on the shipped language model's speech it has not yet lowered the WER
+  (training/codec/README.md).
 - `EncodecCodec`: transformers' `EncodecModel` (the same network as the `encodec` package, which
   emogen never installs: it pulls torchaudio) for users who have its weights; loaded with
   `from_pretrained` from a local folder.
@@ -262,10 +263,12 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             a manifest's `alignment`; None: none). The decoder then adds a learned embedding of
             each token frame's phoneme (row 0: none told, or a character not listed) to the
             quantised latent. A codec language model knows what each frame should say (its
-            phoneme pointer) but draws codes that stray from it; trained on codes with random
-            substitutions (training/codec, `code_noise`), the decoder learns to lean on the
-            phoneme where the code disagrees. Training a decoder on the imperfect inputs it will
-            be given is Tacotron 2's ground-truth-aligned vocoder training (Shen et al. 2018).
+            phoneme pointer) but draws codes that stray from it. Trained on codes with random
+            substitutions (training/codec, `code_noise`), a tiny decoder's error on such codes
+            fell when told the phoneme (tests/test_codec.py); the shipped language model's speech
+            was no better understood told than not (training/codec/README.md). Training a
+            decoder on the imperfect inputs it will be given is Tacotron 2's
+            ground-truth-aligned vocoder training (Shen et al. 2018).
     """
 
     @register_to_config
@@ -554,13 +557,7 @@ class WorldFrameCodec(ModelMixin, ConfigMixin):
             if pitch.numel() and (pitch.min() < 0 or pitch.max() >= self.config.pitch_bins):
                 raise EmogenError(f"pitch codes (level 1) must be in [0, {self.config.pitch_bins})")
             codes = torch.cat([codes[:1], self._shift_pitch(pitch, 1)[None], codes[2:]])
-        told = None
-        if phonemes is not None:
-            if len(phonemes) != codes.shape[1]:
-                raise EmogenError(
-                    f"phonemes must be one per token frame ({codes.shape[1]}), got {len(phonemes)}"
-                )
-            told = self.phoneme_ids(phonemes)[None]
+        told = None if phonemes is None else self.phoneme_ids(phonemes)[None]  # checked by _told
         normalised = self.reconstruct(codes[None], levels, told)[0].float().cpu().numpy()
         return self._normalizer.denormalize(normalised, clip=SAMPLE_CLIP)
 

@@ -484,9 +484,9 @@ def corrupt_codes(
     codes: torch.Tensor, share: float, codec: Any, generator: torch.Generator
 ) -> torch.Tensor:
     """`(B, Q, T)` codes with each row's content levels (not the pitch level) replaced by
-    random codes in a share U(0, `share`) of its token frames, drawn per row and level. A codec
-    language model's codes stray so (its residual levels most), and a decoder that is told the
-    phoneme learns to lean on it where the code is wrong."""
+    random codes in a share U(0, `share`) of its token frames, drawn per row and level: a
+    stand-in for a codec language model's mistakes (it draws wrong codes, its residual levels
+    most), so the decoder learns to decode codes it cannot trust."""
     if not share:
         return codes
     batch, levels, length = codes.shape
