@@ -429,6 +429,74 @@ def test_recipe_with_the_phoneme_pointer(
         recipe.train(config, codec, unaligned, tmp_path / "refused")
 
 
+def test_codec_decoder_learns_the_language_models_own_codes(
+    recipe_module, tiny_codec_run, tiny_aligned_run, tiny_corpus, tmp_path, monkeypatch
+) -> None:
+    """lm_pipeline (training/codec, config lm): the language model speaks each sampled sentence
+    with the recording's durations forced on its pointer, so its codes fill the recording's
+    token frames; the decoder learns to read them (held-out error on them falls), the encoder
+    and codebooks stay; the codes are cached; bad settings are refused."""
+    import yaml
+    from accelerate import Accelerator
+
+    from emogen.speech.codec import WorldFrameCodec
+
+    recipe = recipe_module("codec")
+    base = tiny_codec_run[0] / "codec"
+    pipeline = tiny_aligned_run[0] / "pipeline"
+    config = {**recipe.load_config("tiny"), "steps": 150, "save_every": 1000}
+    config.update(decoder_only=True, phoneme_conditioning=True, lm_pipeline=str(pipeline))
+    config.update(lm_code_share=0.5, lm_utterances=6)
+    summary = recipe.train(config, tiny_corpus, tmp_path / "run", init_from=base)
+    assert summary["completed"] and summary["final_eval_loss"] < summary["first_eval_loss"]
+    trained = WorldFrameCodec.from_pretrained(tmp_path / "run" / "codec")
+    original = WorldFrameCodec.from_pretrained(base)
+    for module in ("encoder", "quantizer"):
+        for a, b in zip(
+            getattr(original, module).state_dict().values(),
+            getattr(trained, module).state_dict().values(),
+        ):
+            assert torch.equal(a, b)
+    assert trained.reads_phonemes
+
+    import emogen.pipelines
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the cached codes were generated again")
+
+    monkeypatch.setattr(emogen.pipelines, "load_pipeline", refuse)
+    lm, real, held = recipe.build_lm_data(
+        tiny_corpus, tmp_path / "run", config, Accelerator(), trained.eval()
+    )
+    assert len(lm) == 6 and len(held) >= 1 and len(real) >= len(lm)
+    real_of = {frames.numpy().tobytes(): codes for frames, codes, _ in real}
+    differ = 0
+    for frames, codes, told in lm:
+        assert codes.shape == (trained.num_codebooks, len(frames) // 4)
+        assert len(frames) % 4 == 0 and (told > 0).float().mean() > 0.9
+        encoder_codes = real_of[frames.numpy().tobytes()]
+        differ += int((codes != encoder_codes).any())
+    assert differ == len(lm)  # the model's own codes, not the encoder's
+    monkeypatch.undo()
+    for update, match in (
+        ({"decoder_only": False}, "lm_pipeline trains a decoder"),
+        ({"lm_utterances": -1}, "lm_utterances must be >= 0"),
+        ({"lm_code_share": 1.5}, "lm_code_share must be in"),
+    ):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump({**config, **update}))
+        with pytest.raises(EmogenError, match=match):
+            recipe.load_config(str(bad))
+    with pytest.raises(EmogenError, match="never reads its codes"):
+        recipe.train(
+            {**config, "lm_code_share": 0.0}, tiny_corpus, tmp_path / "zero", init_from=base
+        )
+    with pytest.raises(EmogenError, match="codebooks are not this codec"):
+        other = tmp_path / "other-codec"
+        WorldFrameCodec.from_config(original.config).save_pretrained(other)  # fresh codebooks
+        recipe.train(config, tiny_corpus, tmp_path / "other", init_from=other)
+
+
 def test_voice_finetune_command(
     tiny_aligned_run, tts_default, tmp_path, monkeypatch, capsys
 ) -> None:

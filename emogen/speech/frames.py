@@ -421,6 +421,18 @@ def sentence_segments(
     return segments
 
 
+def token_phonemes(
+    durations: np.ndarray, first: int, start: int, count: int, stride: int
+) -> np.ndarray:
+    """The phoneme under the middle of each of `count` token frames (`stride` WORLD frames
+    each, from WORLD frame `start`) of a sentence whose phonemes begin at frame `first` and
+    last `durations` frames (`sentence_segments`): `(count,)` indices into its phonemes, the
+    pointer targets of a codec language model (VALL-E R, Han et al. 2024)."""
+    middles = start + (np.arange(count) + 0.5) * stride - first
+    owners = np.searchsorted(np.cumsum(durations), middles, side="right")
+    return owners.clip(0, len(durations) - 1)
+
+
 def _interpolated_log_f0(f0: np.ndarray, unvoiced_f0: float) -> np.ndarray:
     """`(N,)` log F0, linear in log through unvoiced stretches and held flat at the ends."""
     voiced = f0 > 0

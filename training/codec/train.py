@@ -23,6 +23,11 @@ config's size keys are not used), and with `freeze_codebooks` so are its codeboo
 encoder and decoder learn the new voice and every token keeps its meaning for a codec language
 model trained on the old codec.
 
+With `decoder_only` and `lm_pipeline` (config `lm`) the decoder of a codec language model's
+codec learns to read that model's own codes: the model speaks the corpus sentences with the
+recordings' durations forced on its pointer, and its codes are paired with the recordings'
+frames (`build_lm_data`).
+
 Every batch is drawn from a generator seeded by (seed, step, process), so a resumed run sees the
 batches the uninterrupted run would have seen.
 
@@ -75,6 +80,10 @@ CONFIG_KEYS = {
     "alignment_steps": int,  # a first adaptation of this many steps re-aligns the pairs (0: none)
     "source_aligner": (str, type(None)),  # that first pass's codec (set by the recipe)
     "pitch_augment_semitones": float,  # a: pairs shifted in pitch by U(-a/2, a) semitones
+    # decoder_only: a codec language model's own codes of the manifest's sentences (build_lm_data)
+    "lm_pipeline": (str, type(None)),  # its pipeline folder (a CodecLMTTSPipeline over this codec)
+    "lm_code_share": float,  # share of crops decoded from its codes (the rest: the encoder's)
+    "lm_utterances": int,  # training utterances it speaks (a seeded sample; 0: all)
     # optimisation
     "steps": int,
     "batch_size": int,
@@ -93,6 +102,8 @@ CONFIG_KEYS = {
 }
 FEATURES = "features"
 SOURCE_PAIRS = "source_pairs.pt"
+LM_CODES = "lm_codes.pt"
+LM_BATCH = 16  # sentences generated together
 ALIGNER = "aligner"
 SOURCE_SPEEDS = (1.0, 0.85, 1.15)  # Piper length scales of the renditions, in turn
 LOSS_LOG = "loss.csv"
@@ -131,7 +142,11 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         raise EmogenError(f"{name_or_path}: source_renditions must be >= 1")
     if config["alignment_steps"] < 0 or config["pitch_augment_semitones"] < 0:
         raise EmogenError(f"{name_or_path}: alignment_steps and pitch_augment_semitones >= 0")
-    for key in ("code_noise", "phoneme_dropout"):
+    if config["lm_pipeline"] is not None and not config["decoder_only"]:
+        raise EmogenError(f"{name_or_path}: lm_pipeline trains a decoder: set decoder_only")
+    if config["lm_utterances"] < 0:
+        raise EmogenError(f"{name_or_path}: lm_utterances must be >= 0 (0: all)")
+    for key in ("code_noise", "phoneme_dropout", "lm_code_share"):
         if not 0.0 <= config[key] <= 1.0:
             raise EmogenError(f"{name_or_path}: {key} must be in [0, 1], got {config[key]}")
     if config["phoneme_weight"] and config["decoder_only"]:
@@ -188,10 +203,7 @@ def build_data(
     else:  # an adapted codec keeps its statistics: the tokens keep their meaning
         normalizer = codec.normalizer
 
-    if codec is not None and codec.reads_phonemes:  # its embedding's classes
-        phonemes = list(codec.config.phonemes)
-    else:
-        phonemes = sorted({entry[0] for u in manifest for entry in u.alignment or ()})
+    phonemes = phoneme_classes(manifest, codec)
     classes = {phoneme: index for index, phoneme in enumerate(phonemes)}
     utterances = {u.id: u for u in manifest}
 
@@ -208,6 +220,14 @@ def build_data(
         return [(torch.from_numpy(normalizer.normalize(frames[i])), labels(i)) for i in ids]
 
     return pairs(train_ids), pairs(held_ids), normalizer, vocoder, phonemes
+
+
+def phoneme_classes(manifest: Any, codec: Any = None) -> list[str]:
+    """The phoneme classes a decoder is told: those of a `codec` that reads phonemes already,
+    else the sorted phoneme characters of the manifest's alignments."""
+    if codec is not None and codec.reads_phonemes:  # its embedding's classes
+        return list(codec.config.phonemes)
+    return sorted({entry[0] for u in manifest for entry in u.alignment or ()})
 
 
 def frame_phonemes(alignment: Any, count: int, frame_period_ms: float) -> list[str]:
@@ -355,6 +375,151 @@ def build_source_data(
     if not split[False]:
         raise EmogenError(f"{manifest_path}: no utterance is {config['crop_frames']} frames long")
     return split[False], split[True], saved["pitch_offset"]
+
+
+def build_lm_data(
+    manifest_path: Path, out: Path, config: dict, accelerator, codec: Any
+) -> tuple[list, list, list]:
+    """A codec language model's own codes of the manifest's sentences beside the real frames:
+    ground-truth-aligned data, as Tacotron 2 fine-tuned its vocoder on the acoustic model's own
+    predictions for the real durations (Shen et al. 2018). The language model of
+    `config["lm_pipeline"]` speaks each sentence of `lm_utterances` training utterances (a
+    seeded sample) and of every held-out one, free-running at its pipeline's sampling, with the
+    recording's phoneme durations forced on its pointer (`generate(frame_phonemes=...)`), so
+    its codes line up with the recording's frames; the pitch level stays the recording's (the
+    decoder keeps following the pitch it is given). Cached in `<out>/features/`; the sentences
+    are split between processes.
+
+    Returns:
+        `(lm_train, real_train, held_out)`: `(frames, codes, phonemes)` triples as
+        `build_source_data`'s: the sampled training utterances with the model's codes, every
+        training utterance with the encoder's codes, and the held-out ones with the model's.
+    """
+    from accelerate.utils import gather_object
+    from tqdm.auto import tqdm
+
+    from emogen.emotion import EmotionCurve
+    from emogen.emotion.text import split_sentences
+    from emogen.errors import EmogenError
+    from emogen.pipelines import load_pipeline, resolve_pipeline_path
+    from emogen.speech.acoustic import emotion_embedding
+    from emogen.speech.corpus import read_manifest
+    from emogen.speech.diffusion_tts import phoneme_tokens
+    from emogen.speech.feature_cache import cached_world_frames
+    from emogen.speech.frames import sentence_segments, token_phonemes
+
+    manifest = read_manifest(manifest_path)
+    frames = cached_world_frames(
+        manifest, manifest_path, [u.id for u in manifest], out / FEATURES, codec.vocoder,
+        codec.coder, accelerator,
+    )  # fmt: skip
+    stride, period = codec.config.stride, codec.config.frame_period_ms
+    held_texts = held_out_texts(manifest, manifest_path, config)
+    usable = [
+        u for u in manifest
+        if frames[u.id].shape[0] >= config["crop_frames"] and u.alignment
+        and (u.emotion is not None or u.curve is not None)
+    ]  # fmt: skip
+    if not usable:
+        raise EmogenError(f"{manifest_path}: lm_pipeline needs aligned utterances with emotions")
+    training = [u for u in usable if u.text not in held_texts]
+    order = torch.randperm(len(training), generator=torch.Generator().manual_seed(config["seed"]))
+    count = config["lm_utterances"] or len(training)
+    spoken = [training[i] for i in order[:count].tolist()]
+    spoken += [u for u in usable if u.text in held_texts]
+
+    def padded(identifier: str) -> torch.Tensor:
+        target = torch.from_numpy(codec.normalizer.normalize(frames[identifier]))
+        return torch.cat([target, target[-1:].expand((-len(target)) % stride, -1)])
+
+    folder = resolve_pipeline_path(config["lm_pipeline"])
+    key = {
+        "lm_pipeline": str(folder),
+        "lm_sha1": [
+            hashlib.sha1(f.read_bytes()).hexdigest()
+            for f in sorted(folder.glob("language_model/*"))
+        ],
+        "manifest_sha1": hashlib.sha1(Path(manifest_path).read_bytes()).hexdigest(),
+        "ids": sorted(u.id for u in spoken),
+        "seed": config["seed"],
+    }
+    cache = out / FEATURES / LM_CODES
+    if not (cache.is_file() and torch.load(cache, weights_only=False)["key"] == key):
+        pipe = load_pipeline(folder)
+        model, encoder, voice = pipe.language_model.eval(), pipe.emotion_encoder, pipe.voice
+        theirs = getattr(getattr(pipe.codec, "quantizer", None), "codebooks", None)
+        if theirs is None or not torch.equal(theirs, codec.quantizer.codebooks):
+            raise EmogenError(
+                f"{config['lm_pipeline']}: its codec's codebooks are not this codec's (the "
+                "model's codes would mean other frames)"
+            )
+        jobs = []  # (utterance id, first token frame, phoneme ids, pointer targets, emotion)
+        for utterance in spoken:
+            sentences = split_sentences(utterance.text)
+            phonemes = [voice.phonemize(s) for s in sentences]
+            length = frames[utterance.id].shape[0]
+            for sentence, (first, last, durations) in zip(
+                phonemes, sentence_segments(utterance, phonemes, length, period), strict=True
+            ):
+                start, end = first // stride, -(-last // stride)
+                owners = token_phonemes(durations, first, start * stride, end - start, stride)
+                emotion = utterance.emotion
+                if isinstance(utterance.curve, EmotionCurve):
+                    emotion = utterance.curve.at((start + end) / 2 * stride * period / 1000.0)
+                jobs.append((utterance.id, start, phoneme_tokens(voice, sentence), owners, emotion))
+        jobs.sort(key=lambda job: len(job[3]))  # batches of similar lengths
+        batches = [jobs[i : i + LM_BATCH] for i in range(0, len(jobs), LM_BATCH)]
+        done = []
+        # every process-th batch: short and long sentences shared alike
+        mine = list(enumerate(batches))[accelerator.process_index :: accelerator.num_processes]
+        bar = tqdm(mine, desc="language model codes", unit="batch",
+                   disable=not accelerator.is_main_process)  # fmt: skip
+        for number, batch in bar:
+            with torch.no_grad():
+                codes = model.generate(
+                    [torch.from_numpy(job[2]) for job in batch],
+                    emotion_embedding(encoder, [job[4] for job in batch]),
+                    encoder.null(len(batch)).pooled,
+                    guidance_scale=float(pipe.config.emotion_guidance_scale),
+                    temperature=float(pipe.config.temperature),
+                    top_k=pipe.config.top_k,
+                    top_p=pipe.config.top_p,
+                    max_frames=max(len(job[3]) for job in batch),
+                    generator=torch.Generator().manual_seed(config["seed"] * 100003 + number),
+                    frame_phonemes=[torch.from_numpy(job[3]) for job in batch],
+                    phoneme_prior_scale=float(pipe.config.phoneme_prior_scale),
+                )
+            done += [(job[0], job[1], c.cpu()) for job, c in zip(batch, codes, strict=True)]
+        done = gather_object(done)
+        if accelerator.is_main_process:
+            torch.save({"key": key, "codes": done}, cache)
+        accelerator.wait_for_everyone()
+    generated: dict[str, list] = {}
+    for identifier, start, codes in torch.load(cache, weights_only=False)["codes"]:
+        generated.setdefault(identifier, []).append((start, codes))
+
+    def triple(utterance: Any, own: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        target = padded(utterance.id)
+        with torch.no_grad():
+            codes = codec.codes_of(target[None].to(codec.device))[0].cpu()
+        if own:  # the model's content codes over its sentences; the pitch level stays
+            real = codes.clone()
+            for start, sentence in generated[utterance.id]:
+                codes[:, start : start + sentence.shape[1]] = sentence[:, : codes.shape[1] - start]
+            if codec.config.pitch_codebook:
+                codes[1] = real[1]
+        told = torch.zeros(codes.shape[1], dtype=torch.long)
+        if codec.reads_phonemes:
+            count = frames[utterance.id].shape[0]
+            spoken_phonemes = frame_phonemes(utterance.alignment, count, period)
+            middles = np.minimum(np.arange(len(told)) * stride + stride // 2, count - 1)
+            told = codec.phoneme_ids([spoken_phonemes[i] for i in middles])
+        return target, codes, told
+
+    held = [triple(u, True) for u in usable if u.text in held_texts]
+    lm_train = [triple(u, True) for u in spoken if u.text not in held_texts]
+    real_train = [triple(u, False) for u in training]
+    return lm_train, real_train, held
 
 
 def _voiced(pitch: torch.Tensor, frames: np.ndarray, stride: int) -> torch.Tensor:
@@ -548,6 +713,11 @@ def train(
     if config["freeze_codebooks"] and init_from is None:
         raise EmogenError("freeze_codebooks keeps a trained codec's codebooks: give init_from")
     source = config["source_voice"] is not None
+    lm = config["lm_pipeline"] is not None
+    if lm and config["lm_code_share"] == 0.0:
+        raise EmogenError("lm_pipeline with lm_code_share 0 never reads its codes")
+    if source and lm:
+        raise EmogenError("source_voice and lm_pipeline are two kinds of code pairs: give one")
     if source and init_from is None:
         raise EmogenError("source_voice adapts a trained codec's decoder: give init_from")
     if config["decoder_only"] and init_from is None:
@@ -573,6 +743,11 @@ def train(
         normalizer, vocoder, phonemes = base.normalizer, base.vocoder, []
         # measured before any training (a resumed run measures the same)
         response = pitch_response(base, train_frames, pitch_offset)
+    elif lm:  # the pairs are built once the codec reads phonemes (below)
+        from emogen.speech.corpus import read_manifest
+
+        normalizer, vocoder = base.normalizer, base.vocoder
+        phonemes = phoneme_classes(read_manifest(Path(manifest)), base)
     else:
         train_frames, held_frames, normalizer, vocoder, phonemes = build_data(
             Path(manifest), out, config, accelerator, base
@@ -606,6 +781,12 @@ def train(
         for parameter in [*codec.encoder.parameters(), *codec.quantizer.parameters()]:
             parameter.requires_grad_(False)
     codec.quantizer.frozen = config["freeze_codebooks"] or decoder_only
+    real_frames: list = []  # with lm_pipeline: crops of these read the encoder's codes
+    if lm:  # (the codebooks frozen first: encoding must not move them)
+        train_frames, real_frames, held_frames = build_lm_data(
+            Path(manifest), out, config, accelerator, codec
+        )
+    given = source or lm  # the batches carry their codes
     supervised = config["phoneme_weight"] > 0 and bool(phonemes)
     if config["phoneme_weight"] > 0 and not phonemes:
         logger.warning("phoneme_weight is set but the manifest has no alignment: no phoneme loss")
@@ -629,13 +810,22 @@ def train(
         pairs: list, generator: torch.Generator, augment: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """A batch: frames, codes (with `source_voice`, the source voice's, pitch-shifted when
-        `augment`; else None) and each token frame's phoneme (class per frame without
-        `source_voice`; an id per token frame with it)."""
+        `augment`; with `lm_pipeline`, the language model's, a share `1 - lm_code_share` of
+        them the encoder's when `augment`; else None) and each token frame's phoneme (class
+        per frame without given codes; an id per token frame with them)."""
         size, crop = config["batch_size"], config["crop_frames"]
-        if source:
+        if given:
             frames, codes, told = draw_code_batch(pairs, size, crop, stride, generator)
-            semitones = config["pitch_augment_semitones"] if augment else 0.0
-            frames, codes = shift_pitch(frames, codes, codec, semitones, generator, response)
+            if source:
+                semitones = config["pitch_augment_semitones"] if augment else 0.0
+                frames, codes = shift_pitch(frames, codes, codec, semitones, generator, response)
+            elif augment and real_frames:
+                own = torch.rand(size, generator=generator) < config["lm_code_share"]
+                real = draw_code_batch(real_frames, size, crop, stride, generator)
+                frames, codes, told = (
+                    torch.where(own.reshape(-1, *[1] * (mine.dim() - 1)), mine, theirs)
+                    for mine, theirs in zip((frames, codes, told), real, strict=True)
+                )
             return frames, codes, told
         frames, labels = draw_batch(pairs, size, crop, generator)
         return frames, None, labels
@@ -648,7 +838,7 @@ def train(
         drawn; whole crops lose theirs at `phoneme_dropout` when a generator is given."""
         if not codec.reads_phonemes:
             return None
-        told = labels if source else (labels[:, stride // 2 :: stride] + 1).clamp(min=0)
+        told = labels if given else (labels[:, stride // 2 :: stride] + 1).clamp(min=0)
         if generator is not None and config["phoneme_dropout"]:
             dropped = torch.rand(len(told), generator=generator) < config["phoneme_dropout"]
             told = told.masked_fill(dropped[:, None], 0)

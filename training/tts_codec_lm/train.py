@@ -140,7 +140,7 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
     from emogen.speech.corpus import read_manifest
     from emogen.speech.diffusion_tts import phoneme_tokens
     from emogen.speech.feature_cache import cached_world_frames
-    from emogen.speech.frames import sentence_segments
+    from emogen.speech.frames import sentence_segments, token_phonemes
     from emogen.speech.voice import PiperVoice
 
     voice = PiperVoice(config["voice"])
@@ -189,9 +189,9 @@ def build_data(manifest_paths: list[Path], out: Path, config: dict, codec, accel
                     codes = codec.encode_frames(matrix[start : min(end, matrix.shape[0])])
                     owners = None
                     if durations is not None:  # the phoneme under each token frame's middle
-                        middles = start + (np.arange(codes.shape[1]) + 0.5) * stride - first
-                        owners = np.searchsorted(np.cumsum(durations), middles, side="right")
-                        owners = torch.from_numpy(owners.clip(0, len(durations) - 1))
+                        owners = torch.from_numpy(
+                            token_phonemes(durations, first, start, codes.shape[1], stride)
+                        )
                     emotion = utterance.emotion
                     if isinstance(utterance.curve, EmotionCurve):
                         emotion = utterance.curve.at((start + end) / 2 * period / 1000.0)
