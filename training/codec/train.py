@@ -498,16 +498,11 @@ def build_lm_data(
     for identifier, start, codes in torch.load(cache, weights_only=False)["codes"]:
         generated.setdefault(identifier, []).append((start, codes))
 
-    def triple(utterance: Any, own: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def real(utterance: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The recording's frames, the encoder's codes and the told phoneme ids."""
         target = padded(utterance.id)
         with torch.no_grad():
             codes = codec.codes_of(target[None].to(codec.device))[0].cpu()
-        if own:  # the model's content codes over its sentences; the pitch level stays
-            real = codes.clone()
-            for start, sentence in generated[utterance.id]:
-                codes[:, start : start + sentence.shape[1]] = sentence[:, : codes.shape[1] - start]
-            if codec.config.pitch_codebook:
-                codes[1] = real[1]
         told = torch.zeros(codes.shape[1], dtype=torch.long)
         if codec.reads_phonemes:
             count = frames[utterance.id].shape[0]
@@ -516,10 +511,22 @@ def build_lm_data(
             told = codec.phoneme_ids([spoken_phonemes[i] for i in middles])
         return target, codes, told
 
-    held = [triple(u, True) for u in usable if u.text in held_texts]
-    lm_train = [triple(u, True) for u in spoken if u.text not in held_texts]
-    real_train = [triple(u, False) for u in training]
-    return lm_train, real_train, held
+    def own(identifier: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`real`'s triple with the model's content codes over its sentences (the pitch level
+        stays the recording's)."""
+        target, codes, told = encoded[identifier]
+        mixed = codes.clone()
+        for start, sentence in generated[identifier]:
+            mixed[:, start : start + sentence.shape[1]] = sentence[:, : codes.shape[1] - start]
+        if codec.config.pitch_codebook:
+            mixed[1] = codes[1]
+        return target, mixed, told
+
+    encoded = {u.id: real(u) for u in tqdm(usable, desc="encoder codes", unit="utterance",
+                                            disable=not accelerator.is_main_process)}  # fmt: skip
+    held = [own(u.id) for u in usable if u.text in held_texts]
+    lm_train = [own(u.id) for u in spoken if u.text not in held_texts]
+    return lm_train, [encoded[u.id] for u in training], held
 
 
 def _voiced(pitch: torch.Tensor, frames: np.ndarray, stride: int) -> torch.Tensor:
