@@ -568,6 +568,7 @@ def test_the_shipped_codec_lm_speaks_with_its_tuned_sampling() -> None:
     # one candidate: best of 4 pleased Whisper, not PocketSphinx (RESULTS_listeners.md)
     assert config.best_of == 1
     assert pipe.codec.config.pitch_codebook  # level 1 is the pitch (training/codec, pitch)
+    assert pipe.codec.reads_phonemes  # told the pointer's phonemes (training/codec, lm)
     assert pipe.language_model.config.phoneme_prior  # counted by the recipe, exported with it
     out = pipe("We walked along the river.", emotion="happy", generator=0)
     audio, seconds = out.audios[0], len(out.audios[0]) / out.sample_rate
