@@ -241,6 +241,24 @@ def frame_phonemes(alignment: Any, count: int, frame_period_ms: float) -> list[s
     return [entry[0] for entry, n in zip(alignment, durations, strict=True) for _ in range(n)]
 
 
+def padded_frames(codec: Any, frames: np.ndarray) -> torch.Tensor:
+    """A recording's frames normalised by `codec`, the last repeated to whole token frames."""
+    target = torch.from_numpy(codec.normalizer.normalize(frames))
+    return torch.cat([target, target[-1:].expand((-len(target)) % codec.config.stride, -1)])
+
+
+def told_ids(codec: Any, alignment: Any, count: int, tokens: int) -> torch.Tensor:
+    """`(tokens,)` the phoneme id a codec that reads phonemes is told for each token frame of a
+    recording of `count` frames (the alignment's phoneme at the token frame's middle; all 0,
+    none told, for a codec that reads none)."""
+    if not codec.reads_phonemes:
+        return torch.zeros(tokens, dtype=torch.long)
+    spoken = frame_phonemes(alignment, count, codec.config.frame_period_ms)
+    stride = codec.config.stride
+    middles = np.minimum(np.arange(tokens) * stride + stride // 2, count - 1)
+    return codec.phoneme_ids([spoken[i] for i in middles])
+
+
 def held_out_texts(manifest: Any, manifest_path: Path, config: dict) -> set[str]:
     """The last `validation_texts` texts of the manifest (sorted): all their utterances are
     held out."""
@@ -300,11 +318,6 @@ def build_source_data(
     stride, rate = codec.config.stride, codec.sample_rate
     with_pitch = codec.config.pitch_codebook
 
-    def padded(identifier: str) -> torch.Tensor:
-        """The recording's normalised frames, the last repeated to whole token frames."""
-        target = torch.from_numpy(codec.normalizer.normalize(frames[identifier]))
-        return torch.cat([target, target[-1:].expand((-len(target)) % stride, -1)])
-
     key = {
         "source_voice": config["source_voice"],
         "source_renditions": config["source_renditions"],
@@ -326,7 +339,7 @@ def build_source_data(
             aligner = WorldFrameCodec.from_pretrained(config["source_aligner"]).eval()
         for utterance in tqdm(manifest, desc="source renditions", unit="utterance"):
             recording = load_audio(manifest.audio_path(utterance), rate, max_seconds=None)[0]
-            target = padded(utterance.id)
+            target = padded_frames(codec, frames[utterance.id])
             count = len(target) // stride
             centres = (np.arange(count) * stride + stride / 2) * codec.config.frame_period_ms / 1e3
             pitch = codec.pitch_codes(target[None])[0] if with_pitch else None
@@ -364,12 +377,8 @@ def build_source_data(
         count = frames[utterance.id].shape[0]
         if count < config["crop_frames"]:
             continue
-        target = padded(utterance.id)
-        told = torch.zeros(len(target) // stride, dtype=torch.long)
-        if codec.reads_phonemes:
-            spoken = frame_phonemes(utterance.alignment, count, codec.config.frame_period_ms)
-            middles = np.minimum(np.arange(len(told)) * stride + stride // 2, count - 1)
-            told = codec.phoneme_ids([spoken[i] for i in middles])
+        target = padded_frames(codec, frames[utterance.id])
+        told = told_ids(codec, utterance.alignment, count, len(target) // stride)
         for codes in saved["pairs"][utterance.id]:
             split[utterance.text in held_texts].append((target, codes, told))
     if not split[False]:
@@ -427,10 +436,6 @@ def build_lm_data(
     count = config["lm_utterances"] or len(training)
     spoken = [training[i] for i in order[:count].tolist()]
     spoken += [u for u in usable if u.text in held_texts]
-
-    def padded(identifier: str) -> torch.Tensor:
-        target = torch.from_numpy(codec.normalizer.normalize(frames[identifier]))
-        return torch.cat([target, target[-1:].expand((-len(target)) % stride, -1)])
 
     folder = resolve_pipeline_path(config["lm_pipeline"])
     key = {
@@ -500,16 +505,11 @@ def build_lm_data(
 
     def real(utterance: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The recording's frames, the encoder's codes and the told phoneme ids."""
-        target = padded(utterance.id)
+        target = padded_frames(codec, frames[utterance.id])
         with torch.no_grad():
             codes = codec.codes_of(target[None].to(codec.device))[0].cpu()
-        told = torch.zeros(codes.shape[1], dtype=torch.long)
-        if codec.reads_phonemes:
-            count = frames[utterance.id].shape[0]
-            spoken_phonemes = frame_phonemes(utterance.alignment, count, period)
-            middles = np.minimum(np.arange(len(told)) * stride + stride // 2, count - 1)
-            told = codec.phoneme_ids([spoken_phonemes[i] for i in middles])
-        return target, codes, told
+        count = frames[utterance.id].shape[0]
+        return target, codes, told_ids(codec, utterance.alignment, count, codes.shape[1])
 
     def own(identifier: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`real`'s triple with the model's content codes over its sentences (the pitch level
