@@ -449,7 +449,8 @@ def build_lm_data(
         "seed": config["seed"],
     }
     cache = out / FEATURES / LM_CODES
-    if not (cache.is_file() and torch.load(cache, weights_only=False)["key"] == key):
+    cached = torch.load(cache, weights_only=False) if cache.is_file() else None
+    if cached is None or cached["key"] != key:
         pipe = load_pipeline(folder)
         model, encoder, voice = pipe.language_model.eval(), pipe.emotion_encoder, pipe.voice
         theirs = getattr(getattr(pipe.codec, "quantizer", None), "codebooks", None)
@@ -495,12 +496,12 @@ def build_lm_data(
                     phoneme_prior_scale=float(pipe.config.phoneme_prior_scale),
                 )
             done += [(job[0], job[1], c.cpu()) for job, c in zip(batch, codes, strict=True)]
-        done = gather_object(done)
+        cached = {"key": key, "codes": gather_object(done)}  # every process gets them all
         if accelerator.is_main_process:
-            torch.save({"key": key, "codes": done}, cache)
+            torch.save(cached, cache)
         accelerator.wait_for_everyone()
     generated: dict[str, list] = {}
-    for identifier, start, codes in torch.load(cache, weights_only=False)["codes"]:
+    for identifier, start, codes in cached["codes"]:
         generated.setdefault(identifier, []).append((start, codes))
 
     def real(utterance: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
