@@ -78,3 +78,51 @@ def test_bad_configs_and_folders_are_refused(recipe, tmp_path):
         TextEmotionModel.from_pretrained(tmp_path)
     with pytest.raises(EmogenError, match="trained_layers must be in"):
         TextEmotionModel(["happy", "sad"], 9)
+
+
+def test_chat_training_messages_are_not_benchmark_turns():
+    """The recognizer never trains on a turn of the dialogue benchmark's sets: no chat message
+    is one of their turns, and the eleventh session's file kept none with at least 3 and half of
+    its content words in one turn (the rule its description states)."""
+    import re
+    from importlib import resources
+    from pathlib import Path
+
+    from emogen.emotion.text import _CHAT_FILES, chat_examples
+
+    stop_words = (
+        "i me my mine we our us you your he him his she her they them their it its a an the and "
+        "or but so to of in on at for with from by about as is am are was were be been being do "
+        "does did have has had not no just this that these those there here what when where who "
+        "how why if then than too very really all some any can could would should will shall may "
+        "might must up down out over again still now i'm it's i've we've i'd i'll don't didn't "
+        "can't got get said going one two back"
+    )
+    stop = set(stop_words.split())
+
+    def words(text: str) -> set[str]:
+        found = set(re.findall(r"[a-z0-9']+", text.lower()))
+        return found - stop or found
+
+    turns = [
+        turn["text"]
+        for path in sorted((Path(__file__).parents[1] / "benchmarks" / "dialogue").glob("*.jsonl"))
+        for line in path.read_text("utf-8").splitlines()
+        if line.strip()
+        for turn in json.loads(line)["turns"]
+    ]
+    assert len(turns) >= 600
+    normal = {" ".join(t.lower().split()) for t in turns}
+    assert not [s for s, _, _ in chat_examples() if " ".join(s.lower().split()) in normal]
+    data = json.loads(resources.files("emogen.emotion").joinpath(_CHAT_FILES[-1]).read_text())
+    assert "eleventh writing session" in data["description"]
+    bench = [words(t) for t in turns]
+    messages = [
+        m for key in ("unpleasant", "neutral", "pleasant") for g in data[key].values() for m in g
+    ]
+    near = [
+        message
+        for message, w in ((m, words(m)) for m in messages)
+        if any(len(w & b) >= max(3, len(w) / 2) for b in bench)
+    ]
+    assert not near, near[:3]

@@ -620,6 +620,7 @@ _CHAT_FILES = (
     "data/text_dialogue_examples_2.json",
     "data/text_dialogue_examples_3.json",
     "data/text_dialogue_examples_4.json",
+    "data/text_dialogue_examples_5.json",
 )
 
 
