@@ -15,6 +15,7 @@ from emogen.dialogue import (
     PERSONALITIES,
     STRATEGIES,
     Conversation,
+    CrisisScreen,
     DialogueError,
     EmotionPlanner,
     Message,
@@ -101,18 +102,60 @@ def test_crisis_messages_are_recognised(text):
     assert is_crisis(text)
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["I could die of embarrassment lol", "My phone died again", "this traffic is killing me",
-     "I finally passed my driving test!", "Is it normal to still miss him after a year?",
-     "We started cutting costs at work.", "I started cutting back on sugar.",
-     "The drilling upstairs again, I wish they'd make it stop.",
-     "Remember to take all your meds with food.", "I have to take all of these antibiotics.",
-     "He beat me at chess again.", "The ball hit me right in the face lol",
-     "Locked myself out of the car again."],
-)  # fmt: skip
+_EVERYDAY = [
+    "I could die of embarrassment lol", "My phone died again", "this traffic is killing me",
+    "I finally passed my driving test!", "Is it normal to still miss him after a year?",
+    "We started cutting costs at work.", "I started cutting back on sugar.",
+    "The drilling upstairs again, I wish they'd make it stop.",
+    "Remember to take all your meds with food.", "I have to take all of these antibiotics.",
+    "He beat me at chess again.", "The ball hit me right in the face lol",
+    "Locked myself out of the car again.",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", _EVERYDAY)
 def test_everyday_messages_are_not_crises(text):
     assert not is_crisis(text)
+
+
+# Phrasings the patterns miss (none of them in the screen's data or the benchmark sets).
+_INDIRECT_CRISES = [
+    "been reading about which tablets would be painless, just in case",
+    "wrote letters to my kids tonight. left them in the drawer where they'll find them",
+    "sometimes I think the world would carry on just fine without me in it",
+    "I keep hoping I just won't wake up one of these mornings",
+]
+
+
+def test_a_crisis_screen_fits_saves_and_loads(recipe_module, tmp_path):
+    recipe = recipe_module("crisis_screen")
+    texts, labels = recipe.examples(limit=150)
+    assert len(texts) == 300 and sum(labels) == 150
+    screen, report = CrisisScreen.fit(texts, labels, false_alarms=0.1)
+    # held out: crisis messages are told from the hard negatives well above chance
+    assert report["held_out_false_alarms"] <= 0.12 and report["held_out_recall"] >= 0.5
+    probabilities = screen.probabilities(texts)
+    assert probabilities[np.array(labels)].mean() > probabilities[~np.array(labels)].mean() + 0.3
+    screen.save_pretrained(tmp_path / "screen")
+    loaded = CrisisScreen.from_pretrained(tmp_path / "screen")
+    np.testing.assert_allclose(loaded.probabilities(texts[:4]), probabilities[:4], rtol=1e-5)
+    assert loaded.threshold == screen.threshold
+    with pytest.raises(DialogueError, match="384 finite weights"):
+        CrisisScreen(weights=[0.1, 0.2])
+    with pytest.raises(DialogueError, match=r"threshold must be in \(0, 1\)"):
+        CrisisScreen(weights=[0.0] * 384, threshold=1.0)
+    with pytest.raises(DialogueError, match="both crisis and other"):
+        CrisisScreen.fit(texts[:5], [True] * 5)
+    with pytest.raises(DialogueError, match="one positive number per text"):
+        CrisisScreen.fit(texts, labels, weights=[1.0])
+
+
+def test_the_shipped_screen_catches_indirect_crises_the_patterns_miss(pipe):
+    assert isinstance(pipe.screen, CrisisScreen)
+    assert not any(is_crisis(t) for t in _INDIRECT_CRISES)
+    caught = [t for t in _INDIRECT_CRISES if pipe(t).kind == "safety"]
+    assert len(caught) >= 2, caught
+    assert [t for t in _EVERYDAY if pipe(t).kind == "safety"] == []
 
 
 def test_language_check():

@@ -7,12 +7,13 @@ from __future__ import annotations
 from .conversation import Conversation, Message
 from .planner import PERSONALITIES, STRATEGIES, EmotionPlanner, Personality, as_personality
 from .responders import ReplyRequest, TemplateResponder
-from .safety import DialogueError, check_message, is_crisis, is_english
+from .safety import CrisisScreen, DialogueError, check_message, is_crisis, is_english
 
 __all__ = [
     "PERSONALITIES",
     "STRATEGIES",
     "Conversation",
+    "CrisisScreen",
     "DialogueError",
     "EmotionPlanner",
     "Message",

@@ -2,19 +2,35 @@
 
 A message that speaks of suicide, self-harm or acute crisis is answered by the fixed safety
 replies whatever the backend and whatever else the message says, so no instruction inside the
-user's text can switch them off (the check runs on the text before a backend sees it).
+user's text can switch them off (the check runs on the text before a backend sees it). The crisis
+check is a list of patterns (`is_crisis`) and, in the shipped pipeline, a learned screen beside
+it (`CrisisScreen`): a message either flags is a crisis.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
+from diffusers.configuration_utils import register_to_config
+
+from ..components import EmogenComponent
 from ..errors import EmogenError
 
-__all__ = ["DEFAULT_MAX_CHARS", "DialogueError", "check_message", "is_crisis", "is_english"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "CrisisScreen",
+    "DialogueError",
+    "check_message",
+    "is_crisis",
+    "is_english",
+]
 
 DEFAULT_MAX_CHARS = 2000
+EMBEDDING_SIZE = 384  # all-MiniLM-L6-v2's sentence embedding
 
 
 class DialogueError(EmogenError):
@@ -117,3 +133,113 @@ def is_english(text: str) -> bool:
         return True
     english = sum(w in ENGLISH_STOP_WORDS or w.split("'")[0] in ENGLISH_STOP_WORDS for w in words)
     return english / len(words) >= 0.12
+
+
+class CrisisScreen(EmogenComponent):
+    """A learned crisis screen: logistic regression (Cox 1958) on a message's sentence embedding
+    (all-MiniLM-L6-v2, `emogen.emotion.text.embed_sentences`), flagging a message whose
+    probability of being a crisis reaches `threshold`.
+
+    The patterns of `is_crisis` catch the phrasings they were written for; blind test sets keep
+    finding indirect ones they miss ("keep thinking it'd be easier if I just didn't wake up").
+    An embedding reads the situation, so it generalises past the wording. The threshold is set
+    by the false alarms on everyday messages (`fit`); the patterns stay, so the screen only adds.
+
+    Args:
+        weights: the `(384,)` coefficients.
+        bias: the intercept.
+        threshold: the probability from which a message is flagged, in (0, 1).
+
+    Example:
+        >>> screen, report = CrisisScreen.fit(texts, labels)
+        >>> screen.flags("been looking up how many of my pills it would take")
+        True
+    """
+
+    config_name = "screen_config.json"
+
+    @register_to_config
+    def __init__(self, weights: Sequence[float], bias: float = 0.0, threshold: float = 0.5):
+        self.weights = np.asarray(weights, dtype=np.float32)
+        if self.weights.shape != (EMBEDDING_SIZE,) or not np.isfinite(self.weights).all():
+            raise DialogueError(
+                f"a crisis screen needs {EMBEDDING_SIZE} finite weights (the sentence "
+                f"embedding's size), got shape {self.weights.shape}"
+            )
+        if not (isinstance(threshold, int | float) and 0.0 < threshold < 1.0):
+            raise DialogueError(f"threshold must be in (0, 1), got {threshold!r}")
+        self.bias = float(bias)
+        self.threshold = float(threshold)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """`(N,)` probability that each text is a crisis message."""
+        from ..emotion.text import embed_sentences
+
+        return _sigmoid(embed_sentences(texts) @ self.weights + self.bias)
+
+    def flags(self, text: str) -> bool:
+        """Whether the screen flags one message."""
+        return bool(self.probabilities([text])[0] >= self.threshold)
+
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[bool],
+        false_alarms: float = 0.01,
+        weights: Sequence[float] | None = None,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> tuple[CrisisScreen, dict[str, Any]]:
+        """A screen fitted on labelled messages (True: crisis), and its cross-validated report.
+
+        The threshold is the one at which a share `false_alarms` of the held-out folds' other
+        messages is flagged (out-of-fold probabilities, `folds`-fold stratified): the rate of
+        safety replies to everyday messages is what a user notices, so it is the one fixed; the
+        recall follows. The weights are then fitted on all messages, classes weighted by their
+        inverse frequency and each message by `weights` (default 1: hard negatives, "this
+        traffic is killing me", can count more than everyday text). The report: the threshold,
+        the held-out recall and false-alarm rate at it, the counts.
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        from ..emotion.text import embed_sentences
+
+        labels = np.asarray(labels, dtype=bool)
+        if len(texts) != len(labels) or labels.all() or not labels.any():
+            raise DialogueError(
+                "fitting a crisis screen needs one label per text and both crisis and other "
+                f"messages, got {len(texts)} texts, {int(labels.sum())} crisis of {len(labels)}"
+            )
+        if not 0.0 < false_alarms < 0.5:
+            raise DialogueError(f"false_alarms must be in (0, 0.5), got {false_alarms!r}")
+        weights = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
+        if weights.shape != labels.shape or not (weights > 0).all():
+            raise DialogueError("weights must be one positive number per text")
+        features = embed_sentences(texts)
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+        splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        held_out = cross_val_predict(
+            model, features, labels, cv=splits, method="predict_proba",
+            params={"sample_weight": weights},
+        )  # fmt: skip
+        others = np.sort(held_out[~labels, 1])
+        threshold = float(others[min(len(others) - 1, int((1.0 - false_alarms) * len(others)))])
+        flagged = held_out[:, 1] >= threshold
+        model.fit(features, labels, sample_weight=weights)
+        screen = cls(weights=model.coef_[0].tolist(), bias=float(model.intercept_[0]),
+                     threshold=threshold)  # fmt: skip
+        report = {
+            "threshold": threshold,
+            "held_out_recall": float(flagged[labels].mean()),
+            "held_out_false_alarms": float(flagged[~labels].mean()),
+            "crisis_messages": int(labels.sum()),
+            "other_messages": int((~labels).sum()),
+            "folds": folds,
+        }
+        return screen, report
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))

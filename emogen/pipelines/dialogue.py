@@ -15,7 +15,13 @@ from ..dialogue.conversation import Conversation, Message
 from ..dialogue.language_model import CausalLMResponder
 from ..dialogue.planner import EmotionPlanner, Personality, as_personality, negative_count
 from ..dialogue.responders import ReplyRequest, TemplateResponder, fixed_reply
-from ..dialogue.safety import DEFAULT_MAX_CHARS, check_message, is_crisis, is_english
+from ..dialogue.safety import (
+    DEFAULT_MAX_CHARS,
+    CrisisScreen,
+    check_message,
+    is_crisis,
+    is_english,
+)
 from ..emotion import Emotion, EmotionCurve, load_taxonomy
 from ..emotion.directions import DirectionBank
 from ..emotion.taxonomy import NEUTRAL
@@ -93,6 +99,8 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
             chat model; `from_causal_lm`).
         steering: optional `DirectionBank` on the causal LM's hidden states (activation
             steering towards the planned emotion; `CausalLMResponder.fit_steering`).
+        screen: optional `CrisisScreen`, the learned crisis screen beside the patterns
+            (training/crisis_screen); a message either flags gets the safety reply.
 
     Example:
         >>> pipe = load_pipeline("dialogue")
@@ -102,7 +110,7 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         >>> tts(turn.text, emotion=turn.plan)  # the voice follows the plan sentence by sentence
     """
 
-    _optional_components: ClassVar[list[str]] = ["recognizer", "steering"]
+    _optional_components: ClassVar[list[str]] = ["recognizer", "steering", "screen"]
 
     def __init__(
         self,
@@ -110,6 +118,7 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         responder: TemplateResponder | CausalLMResponder,
         recognizer: TextEmotionModel | None = None,
         steering: DirectionBank | None = None,
+        screen: CrisisScreen | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         context_weight: float = 1.5,
         recognizer_weight: float = 8.0,
@@ -117,7 +126,11 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
     ):
         super().__init__()
         self.register_modules(
-            planner=planner, responder=responder, recognizer=recognizer, steering=steering
+            planner=planner,
+            responder=responder,
+            recognizer=recognizer,
+            steering=steering,
+            screen=screen,
         )
         self.register_to_config(
             max_chars=max_chars,
@@ -276,7 +289,8 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         )
 
     def _kind(self, message: str) -> str:
-        if is_crisis(message):
+        screen = getattr(self, "screen", None)
+        if is_crisis(message) or (screen is not None and screen.flags(message)):
             return "safety"
         if not is_english(message):
             return "language"
