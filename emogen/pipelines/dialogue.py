@@ -141,7 +141,8 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
 
     @classmethod
     def from_default(cls, **kwargs: Any) -> EmpatheticDialoguePipeline:
-        """The offline pipeline built in code (the same as `pipelines/dialogue`)."""
+        """The offline pipeline built in code (`pipelines/dialogue` adds the trained `recognizer`
+        and `screen`)."""
         kwargs.setdefault("planner", EmotionPlanner())
         kwargs.setdefault("responder", TemplateResponder())
         return cls(**kwargs)
