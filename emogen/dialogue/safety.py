@@ -175,7 +175,11 @@ class CrisisScreen(EmogenComponent):
         """`(N,)` probability that each text is a crisis message."""
         from ..emotion.text import embed_sentences
 
-        return _sigmoid(embed_sentences(texts) @ self.weights + self.bias)
+        return self.embedding_probabilities(embed_sentences(texts))
+
+    def embedding_probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """`probabilities` of texts already embedded by `embed_sentences`, `(N, 384)`."""
+        return _sigmoid(np.asarray(embeddings, np.float32) @ self.weights + self.bias)
 
     def flags(self, text: str) -> bool:
         """Whether the screen flags one message."""
@@ -190,6 +194,7 @@ class CrisisScreen(EmogenComponent):
         weights: Sequence[float] | None = None,
         folds: int = 5,
         seed: int = 0,
+        embeddings: np.ndarray | None = None,
     ) -> tuple[CrisisScreen, dict[str, Any]]:
         """A screen fitted on labelled messages (True: crisis), and its cross-validated report.
 
@@ -199,7 +204,8 @@ class CrisisScreen(EmogenComponent):
         recall follows. The weights are then fitted on all messages, classes weighted by their
         inverse frequency and each message by `weights` (default 1: hard negatives, "this
         traffic is killing me", can count more than everyday text). The report: the threshold,
-        the held-out recall and false-alarm rate at it, the counts.
+        the held-out recall and false-alarm rate at it, the counts. `embeddings`: the texts'
+        `embed_sentences`, when the caller has them already.
         """
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -217,7 +223,9 @@ class CrisisScreen(EmogenComponent):
         weights = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
         if weights.shape != labels.shape or not (weights > 0).all():
             raise DialogueError("weights must be one positive number per text")
-        features = embed_sentences(texts)
+        features = embed_sentences(texts) if embeddings is None else np.asarray(embeddings)
+        if features.shape[0] != len(labels):
+            raise DialogueError(f"{features.shape[0]} embeddings for {len(labels)} texts")
         model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
         held_out = cross_val_predict(
