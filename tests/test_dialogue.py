@@ -158,6 +158,30 @@ def test_the_shipped_screen_catches_indirect_crises_the_patterns_miss(pipe):
     assert [t for t in _EVERYDAY if pipe(t).kind == "safety"] == []
 
 
+def test_the_screen_reads_the_recognizers_embedding_when_it_is_the_messages_own(pipe, monkeypatch):
+    from emogen.emotion.text import embed_sentences, recognize_text
+
+    plain = recognize_text(_INDIRECT_CRISES[2])
+    assert not plain.embedding_masked
+    np.testing.assert_allclose(plain.embedding, embed_sentences([plain.text])[0], atol=1e-5)
+    negated = recognize_text("I'm not scared of anything anymore")  # "not scared" is hidden
+    assert negated.embedding_masked
+    assert not np.allclose(negated.embedding, embed_sentences([negated.text])[0], atol=1e-3)
+    for text in _INDIRECT_CRISES + _EVERYDAY:
+        r = recognize_text(text)
+        own = None if r.embedding_masked else r.embedding
+        assert pipe.screen.flags(text, own) == pipe.screen.flags(text), text
+
+    seen = []
+    flags = CrisisScreen.flags
+    monkeypatch.setattr(
+        CrisisScreen, "flags", lambda s, t, e=None: seen.append(e) or flags(s, t, e)
+    )
+    pipe(plain.text)
+    pipe(negated.text)
+    assert seen[0] is not None and seen[1] is None  # the masked one is embedded whole again
+
+
 def test_language_check():
     assert is_english("My dog died on Sunday and I can't stop crying.")
     assert is_english("ok")  # too short to judge: taken as English

@@ -181,9 +181,12 @@ class CrisisScreen(EmogenComponent):
         """`probabilities` of texts already embedded by `embed_sentences`, `(N, 384)`."""
         return _sigmoid(np.asarray(embeddings, np.float32) @ self.weights + self.bias)
 
-    def flags(self, text: str) -> bool:
-        """Whether the screen flags one message."""
-        return bool(self.probabilities([text])[0] >= self.threshold)
+    def flags(self, text: str, embedding: np.ndarray | None = None) -> bool:
+        """Whether the screen flags one message; `embedding`: its `embed_sentences` embedding,
+        when the caller has it (the pipeline's recognizer computed it already)."""
+        if embedding is None:
+            return bool(self.probabilities([text])[0] >= self.threshold)
+        return bool(self.embedding_probabilities(np.asarray(embedding)[None])[0] >= self.threshold)
 
     @classmethod
     def fit(

@@ -233,7 +233,9 @@ class TextEmotion:
         reason: one short sentence saying why, e.g. "cue words: cancelled, frustrating".
         embedding: the text's `(384,)` unit sentence embedding (all-MiniLM-L6-v2, as
             `embed_sentences` gives), None for an empty text; for similarity without encoding
-            the text again.
+            the text again. Negated emotion words are blanked out before embedding (module
+            docstring, step 2), so for such a text it is not `embed_sentences([text])`.
+        embedding_masked: whether words were blanked out of the embedded text.
     """
 
     text: str
@@ -242,6 +244,7 @@ class TextEmotion:
     probabilities: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    embedding_masked: bool = field(default=False, repr=False, compare=False)
 
     @property
     def category(self) -> str | None:
@@ -287,7 +290,11 @@ def recognize_texts(texts: Sequence[str]) -> list[TextEmotion]:
         return results
     encoded = _encode([words.embed_text for words in analyses.values()])
     for (i, words), sentence in zip(analyses.items(), encoded):
-        results[i] = replace(_decide(texts[i], words, sentence), embedding=sentence.embedding)
+        results[i] = replace(
+            _decide(texts[i], words, sentence),
+            embedding=sentence.embedding,
+            embedding_masked=words.embed_text != texts[i],
+        )
     return results
 
 

@@ -197,7 +197,7 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
         # 3. messages that get a fixed kind of reply
         previous = before.last("assistant")
         previous_emotion = previous.emotion if previous is not None else None
-        kind = self._kind(message)
+        kind = self._kind(message, recognised)
         if kind != "reply":
             response = self.planner.response_emotion(user, previous_emotion, personality)
             strategy = {"safety": "information", "language": "others", "greeting": "question"}[kind]
@@ -285,14 +285,20 @@ class EmpatheticDialoguePipeline(DiffusionPipeline):
             unpleasant = valences[0] > valences[2]
             if unpleasant == (emotion.valence > 0):
                 emotion = replace(emotion, valence=-emotion.valence)
-        return TextEmotion(
-            message, emotion, result.cues, probabilities, "; ".join(reasons), result.embedding
+        return replace(
+            result, emotion=emotion, probabilities=probabilities, reason="; ".join(reasons)
         )
 
-    def _kind(self, message: str) -> str:
-        screen = getattr(self, "screen", None)
-        if is_crisis(message) or (screen is not None and screen.flags(message)):
+    def _kind(self, message: str, recognised: TextEmotion) -> str:
+        if is_crisis(message):
             return "safety"
+        screen = getattr(self, "screen", None)
+        if screen is not None:
+            # The recognizer's embedding is the message's own unless negated words were hidden
+            # from it ("I'm not scared to die" must reach the screen whole).
+            own = None if recognised.embedding_masked else recognised.embedding
+            if screen.flags(message, own):
+                return "safety"
         if not is_english(message):
             return "language"
         if " ".join(message.lower().strip(" .!?,").split()) in _GREETING:
