@@ -1,6 +1,6 @@
 """Benchmark of the empathetic dialogue pipeline on a labelled set of conversations.
 
-    .venv/bin/python benchmarks/dialogue/bench_dialogue.py                 # the blind test set
+    .venv/bin/python benchmarks/dialogue/bench_dialogue.py                 # the fourth test set
     .venv/bin/python benchmarks/dialogue/bench_dialogue.py --set test3     # the third test set
     .venv/bin/python benchmarks/dialogue/bench_dialogue.py --set test2     # the second test set
     .venv/bin/python benchmarks/dialogue/bench_dialogue.py --set test      # the first test set
