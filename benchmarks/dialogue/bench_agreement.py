@@ -24,20 +24,22 @@ import itertools
 import json
 import re
 import shutil
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from bench_dialogue import load_set, pct  # noqa: E402  (the dialogue benchmark's own)
+
 ANNOTATIONS = HERE / "annotations"
 GUIDELINE = ROOT / "training" / "text_emotion" / "README.md"
 SETS = ("test3", "test4")
 
 
 def load_gold(name: str) -> dict[str, list[dict]]:
-    lines = (HERE / f"dialogue_{name}.jsonl").read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines if line.strip()]
-    return {f"{name}/{row['id']}": row["turns"] for row in rows}
+    return {f"{name}/{row['id']}": row["turns"] for row in load_set(name)}
 
 
 def write_packet(out: Path) -> None:
@@ -110,7 +112,6 @@ def main() -> None:
         report["sets"][name] = row
 
     (HERE / "results_agreement.json").write_text(json.dumps(report, indent=2) + "\n")
-    pct = lambda x: f"{100 * x:.1f} %"  # noqa: E731
     lines = [
         "# Annotator agreement on the dialogue test sets",
         "",

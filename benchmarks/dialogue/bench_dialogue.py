@@ -62,6 +62,16 @@ RULES = {
 }
 
 
+def load_set(name: str) -> list[dict]:
+    """The conversations of `dialogue_<name>.jsonl` beside this file."""
+    lines = (HERE / f"dialogue_{name}.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
 def distinct(replies: list[str], n: int) -> float:
     grams = [
         tuple(words[i : i + n])
@@ -89,11 +99,7 @@ def main() -> None:
     from emogen.eval.text import valence_sign as sign
     from emogen.pipelines import load_pipeline
 
-    conversations = [
-        json.loads(line)
-        for line in (HERE / f"dialogue_{args.set}.jsonl").read_text("utf-8").splitlines()
-        if line.strip()
-    ]
+    conversations = load_set(args.set)
     pipe = load_pipeline(args.pipeline)
     overrides = {
         "context_weight": args.context_weight,
@@ -207,7 +213,6 @@ def _sentences(text: str) -> list[str]:
 
 
 def _markdown(r: dict) -> str:
-    pct = lambda x: f"{100 * x:.1f} %"  # noqa: E731
     lines = [
         f"# Dialogue benchmark ({r['set']} set)",
         "",
