@@ -174,15 +174,17 @@ class TextEmotionModel(torch.nn.Module):
 
     def frozen_states(self, texts: Sequence[str], batch_size: int = 64) -> list[torch.Tensor]:
         """Each text's float16 `(tokens, hidden)` states as they enter the trained layers: the
-        frozen layers never change, so a training run computes them once per text."""
+        frozen layers never change, so a training run computes them once per text (and only
+        them: the embeddings and the layers below `first_trained`)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding
         states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+        frozen = self._encoder.encoder.layer[: self.first_trained]
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 picked = order[start : start + batch_size]
                 batch = self.tokenize([texts[i] for i in picked])
-                hidden = self._encoder(**batch, output_hidden_states=True).hidden_states
-                entering = hidden[self.first_trained]
+                embedded = self._encoder.embeddings(input_ids=batch["input_ids"])
+                entering = self._layers(frozen, embedded, batch["attention_mask"])
                 for row, i in enumerate(picked):
                     length = int(batch["attention_mask"][row].sum())
                     states[i] = entering[row, :length].to(torch.float16).clone()
@@ -190,25 +192,30 @@ class TextEmotionModel(torch.nn.Module):
 
     def _top(self, states: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The trained layers on padded `frozen_states`: last hidden states and the mask."""
-        from transformers.masking_utils import create_bidirectional_mask
-
         width = max(int(state.shape[0]) for state in states)
         hidden = torch.zeros(len(states), width, states[0].shape[1])
         mask = torch.zeros(len(states), width, dtype=torch.long)
         for row, state in enumerate(states):
             hidden[row, : state.shape[0]] = state.float()
             mask[row, : state.shape[0]] = 1
-        config = self._encoder.config
+        return self._layers(self.top_layers, hidden, mask), mask
+
+    def _layers(
+        self, layers: Sequence[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`layers` of the encoder on `(B, T, H)` hidden states, as the encoder runs them."""
+        from transformers.masking_utils import create_bidirectional_mask
+
         extended = create_bidirectional_mask(
-            config=config, inputs_embeds=hidden, attention_mask=mask
+            config=self._encoder.config, inputs_embeds=hidden, attention_mask=mask
         )
         extra = {}
         if hasattr(self._encoder.encoder, "compute_position_bias"):  # MPNet's relative positions
             extra["position_bias"] = self._encoder.encoder.compute_position_bias(hidden)
-        for layer in self.top_layers:
+        for layer in layers:
             output = layer(hidden, extended, **extra)
             hidden = output[0] if isinstance(output, tuple) else output
-        return hidden, mask
+        return hidden
 
     def _heads(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor
